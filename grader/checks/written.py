@@ -1,0 +1,68 @@
+"""Checks of values from the written-answers file (hw1_written.yaml), against computed references."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.checks import expressions
+from grader.checks.arrays import mismatch
+from grader.checks.graph import compare_graphs
+from grader.checks.registry import WrittenContext, register
+from grader.outcome import Outcome
+
+
+@register("array", "written", params={"rtol": (float, 1e-6), "atol": (float, 1e-6)})
+def check_array(answer: Any, context: WrittenContext) -> Outcome:
+    """A matrix or vector of numbers, equal to the reference within tolerance."""
+    if answer is None:
+        return Outcome.zero("No answer was given.")
+    problem = mismatch(context.reference, answer, rtol=context.params["rtol"],
+                       atol=context.params["atol"], what="Your answer")
+    if problem is None:
+        return Outcome.full()
+    return Outcome.zero(problem)
+
+
+_DEFAULT_ALIASES = {"y_prime": "y'", "yprime": "y'", "y_": "y'", "j": "J", "s": "S"}
+_DEFAULT_IGNORED = ["W1", "W2", "W3", "W4", "b1", "b2", "W(1)", "W(2)", "W(3)", "W(4)", "b(1)", "b(2)"]
+
+
+@register("graph_edges", "written", params={
+    "aliases": (dict, _DEFAULT_ALIASES), "ignored_nodes": (list, _DEFAULT_IGNORED),
+})
+def check_graph_edges(answer: Any, context: WrittenContext) -> Outcome:
+    """Edges of a computation graph, as a set, with partial credit; weight nodes ignored."""
+    return compare_graphs(answer, context.reference, context.params["aliases"], context.params["ignored_nodes"])
+
+
+_COMPARATORS = {
+    "exact": expressions.equal_expressions,
+    "big_o": expressions.equal_big_o,
+    "comparison": expressions.equal_comparisons,
+}
+
+
+@register("expressions", "written", params={"fields": (dict, None)})
+def check_expressions(answer: Any, context: WrittenContext) -> Outcome:
+    """A mapping of named expressions, each compared by meaning; partial credit by weight.
+
+    `fields` maps each key to `{compare: exact | big_o | comparison, weight: number}`.
+    """
+    fields: dict[str, Any] = context.params["fields"] or {
+        key: {"compare": "exact"} for key in context.reference
+    }
+    if not isinstance(answer, dict):
+        return Outcome.zero(f"This answer should be a mapping with the keys {', '.join(fields)}.")
+    earned = total = 0.0
+    lines = []
+    for key, spec in fields.items():
+        weight = float(spec.get("weight", 1))
+        total += weight
+        compare = _COMPARATORS[spec.get("compare", "exact")]
+        if key not in answer or answer[key] in (None, ""):
+            lines.append(f"{key}: missing.")
+            continue
+        outcome = compare(answer[key], context.reference[key])
+        earned += weight * outcome.fraction
+        lines.append(f"{key}: {outcome.feedback}")
+    return Outcome(min(1.0, earned / total) if total else 0.0, "\n".join(lines))

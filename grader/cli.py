@@ -1,0 +1,244 @@
+"""The `grader` command: a thin layer over the library.
+
+Each sub-command parses its arguments, calls library functions and turns the outcome into an
+exit code. Instructor-side faults (bad rubric, bad arguments) print one clear line and exit 2;
+a student's faults never reach here (they are graded outcomes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader import __version__
+from grader.errors import GraderError
+from grader.paths import DEFAULT_RUBRIC, DEFAULT_SAMPLES
+
+EPILOG_GRADE = """examples:
+  grader grade                                   # every sample in sample_submissions/hw1/
+  grader grade submissions/ --out out --jobs 2   # a folder of folders or zips
+  grader grade assignment_123_export.zip         # Gradescope's "Export submissions"
+  grader grade subs/ --dask tcp://10.0.0.5:8786  # on a Dask cluster (pip install 'grader[dask]')
+"""
+
+EPILOG_GRADESCOPE = """examples:
+  grader gradescope                              # inside Gradescope's container (run_autograder)
+  grader gradescope --root /tmp/autograder --rubric rubrics/hw1.yaml   # a local dry run
+"""
+
+EPILOG_CHECK = """examples:
+  grader check                                   # the files in the current folder
+  grader check my_submission.zip                 # a folder or a zip
+"""
+
+EPILOG_BUILD_AUTOGRADER = """examples:
+  grader build-autograder                        # writes autograder.zip for rubrics/hw1.yaml
+  grader build-autograder --rubric rubrics/hw1.yaml --out dist/hw1-autograder.zip
+"""
+
+EPILOG_STUDENT_KIT = """examples:
+  grader build-student-kit                       # writes student_kit/
+  grader build-student-kit --out handout/hw1
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _add_rubric(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
+                        help="rubric YAML file (default: %(default)s)")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    _add_rubric(parser)
+    parser.add_argument("--isolation", choices=["namespaces", "uid", "rlimits"], default=None,
+                        help="force an isolation layer (default: the strongest that works here)")
+
+
+def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             summary: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command whose help ends with its (pre-formatted) examples."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=summary, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `grader` command."""
+    parser = argparse.ArgumentParser(prog="grader", description="Autograder for Homework 1.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade = _command(commands, "grade", "grade submissions and write results + gradebook",
+                     EPILOG_GRADE)
+    grade.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="a submission folder or zip, a folder of them, or a Gradescope export "
+                            f"(default: {DEFAULT_SAMPLES})")
+    _add_common(grade)
+    grade.add_argument("--out", type=Path, default=Path("out"),
+                       help="output folder (default: %(default)s)")
+    grade.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded at once")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade submissions that already have results")
+    grade.add_argument("--dask", metavar="ADDRESS", default=None,
+                       help="grade on the Dask scheduler at ADDRESS (e.g. tcp://host:8786) "
+                            "instead of local threads; workers must see the same files")
+    grade.set_defaults(handler=cmd_grade)
+
+    gradescope = _command(commands, "gradescope", "grade inside Gradescope's container",
+                          EPILOG_GRADESCOPE)
+    gradescope.add_argument("--root", type=Path, default=Path("/autograder"),
+                            help="the container's /autograder folder (default: %(default)s)")
+    _add_rubric(gradescope)
+    gradescope.set_defaults(handler=cmd_gradescope)
+
+    check = _command(commands, "check", "students: run the public checks on your submission",
+                     EPILOG_CHECK)
+    check.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH",
+                       help="your submission folder or zip (default: the current folder)")
+    _add_rubric(check)
+    check.set_defaults(handler=cmd_check)
+
+    autograder = _command(commands, "build-autograder",
+                          "write the autograder zip to upload to Gradescope",
+                          EPILOG_BUILD_AUTOGRADER)
+    _add_rubric(autograder)
+    autograder.add_argument("--out", type=Path, default=Path("autograder.zip"),
+                            help="zip to write (default: %(default)s)")
+    autograder.set_defaults(handler=cmd_build_autograder)
+
+    kit = _command(commands, "build-student-kit", "write the files handed out to students",
+                   EPILOG_STUDENT_KIT)
+    kit.add_argument("--out", type=Path, default=Path("student_kit"),
+                     help="folder to write (default: %(default)s)")
+    _add_rubric(kit)
+    kit.set_defaults(handler=cmd_build_student_kit)
+
+    validate = commands.add_parser("validate",
+                                   help="prove the rubric's references and point totals")
+    validate.add_argument("rubric_file", nargs="?", type=Path, default=DEFAULT_RUBRIC,
+                          metavar="RUBRIC")
+    validate.add_argument("--isolation", choices=["namespaces", "uid", "rlimits"], default=None)
+    validate.set_defaults(handler=cmd_validate)
+
+    checks = commands.add_parser("checks", help="list the checks a rubric item may use")
+    checks.set_defaults(handler=cmd_checks)
+    return parser
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade submissions; write results.json each, gradebook and summary; print a table."""
+    from grader.batch import discover, iter_expected, run_batch
+    from grader.engine import GradeOptions
+    from grader.expected import mismatches
+    from grader.paths import secret_paths
+    from grader.report import print_table, progress_printer
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    paths = args.paths or [DEFAULT_SAMPLES]
+    out_dir: Path = args.out
+    options = GradeOptions(isolation=args.isolation,
+                           secret_paths=secret_paths(rubric.path, out_dir))
+    with tempfile.TemporaryDirectory(prefix="grader-batch-") as workdir:
+        sources = discover(paths, dict(rubric.files), Path(workdir))
+        if not sources:
+            raise GraderError(f"no submissions found in {', '.join(map(str, paths))}")
+        rows = run_batch(sources, rubric, out_dir, options, jobs=args.jobs, force=args.force,
+                         progress=progress_printer(sys.stderr), dask_address=args.dask)
+        checked = list(iter_expected(rows, sources))
+    failures = {row.name: mismatches(row.part_scores, expected)
+                for row, expected in checked if expected}
+    print_table(rows, rubric, {name: not problems for name, problems in failures.items()},
+                sys.stdout)
+    for name, problems in failures.items():
+        for problem in problems:
+            print(f"  {name}: {problem}", file=sys.stdout)
+    print(f"\nWrote {out_dir}/<submission>/results.json, {out_dir / 'gradebook.csv'} "
+          f"and {out_dir / 'summary.html'}")
+    return 1 if any(failures.values()) else 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    """Grade the container's submission into ROOT/results/results.json (always written)."""
+    from grader.gradescope.entry import run_gradescope
+
+    return run_gradescope(args.root, args.rubric)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run the public checks on a student's submission and print what they earn."""
+    from grader.selfcheck import run_check
+
+    return run_check(args.path, args.rubric, sys.stdout)
+
+
+def cmd_build_autograder(args: argparse.Namespace) -> int:
+    """Write the Gradescope autograder zip."""
+    from grader.gradescope.autograder_zip import build_autograder
+
+    out = build_autograder(args.out, args.rubric)
+    print(f"Wrote {out}: upload it as the assignment's autograder (it holds a new private salt).")
+    return 0
+
+
+def cmd_build_student_kit(args: argparse.Namespace) -> int:
+    """Write the student kit folder."""
+    from grader.student_kit import build_student_kit
+
+    for path in build_student_kit(args.out, args.rubric):
+        print(f"Wrote {path}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Prove every item's reference and the rubric's totals; exit 1 on any failure."""
+    from grader.validate import validate_rubric
+
+    report = validate_rubric(args.rubric_file, isolation=args.isolation)
+    for line in report.lines:
+        print(line)
+    print(f"\n{report.passed} passed, {report.failed} failed")
+    return 0 if report.ok else 1
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    """List registered checks with their parameters."""
+    from grader.checks.registry import REQUIRED, all_checks
+
+    for name, spec in sorted(all_checks().items()):
+        params = ", ".join(f"{p}" + ("" if d is REQUIRED else f"={d!r}")
+                           for p, (_, d) in spec.params.items())
+        print(f"{name:20} {spec.kind:9} {spec.doc}\n{'':31}params: {params or 'none'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `grader` command; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grader: interrupted; finished submissions are kept, run again to continue",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The engine: grade one submission against a rubric.
+
+Every front end (the `grader` command, the Gradescope entry point, the student self-check,
+the pytest plugin, batch workers) calls `grade`. It never raises for anything a submission
+contains: each fault becomes a score of 0 with a message on the items it affects, and a fault
+of the grader itself still yields a complete report (see `grade`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext, get_check
+from grader.errors import StudentFileError
+from grader.notebook import load_code_cells
+from grader.outcome import Outcome
+from grader.results import ItemResult, results_document
+from grader.rubric import Item, Rubric
+from grader.sandbox.session import SessionLimits, SessionReport, run_session
+from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
+from grader.submission import Submission
+from grader.yamlio import load_untrusted_yaml
+
+INTERNAL_ERROR = ("The grader hit an internal error on this item; this is not your fault and your "
+                  "instructor has been told. ")
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade: all items or only visible ones, isolation layer, private salt."""
+
+    visible_only: bool = False
+    isolation: str | None = None
+    salt: str | None = None
+    secret_paths: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """Everything known after grading one submission."""
+
+    submission: Submission
+    rubric: Rubric
+    results: tuple[ItemResult, ...]
+    output: str
+    log: tuple[str, ...] = ()
+    execution_time: float = 0.0
+    isolation: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        """Points earned over all graded items."""
+        return sum(r.score for r in self.results)
+
+    @property
+    def max_score(self) -> float:
+        """Points available over all graded items."""
+        return sum(r.max_score for r in self.results)
+
+    def part_scores(self) -> dict[str, float]:
+        """Points earned per part, in rubric order."""
+        scores = dict.fromkeys(dict.fromkeys(r.item.part for r in self.results), 0.0)
+        for result in self.results:
+            scores[result.item.part] += result.score
+        return scores
+
+    def document(self, **overrides: Any) -> dict[str, Any]:
+        """The Gradescope results.json document."""
+        extra = {"submission": self.submission.name, "isolation": self.isolation or "none", **self.extra}
+        return results_document(self.results, output=self.output, execution_time=self.execution_time,
+                                extra_data=extra, **overrides)
+
+
+@functools.lru_cache(maxsize=4)
+def _written_reference(rubric: Rubric) -> Any:
+    # Computing the references (sympy fits, proofs) is slow; do it once per process.
+    return rubric.load_written_reference()
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
+    current = data
+    for key in dotted.split("."):
+        if not isinstance(current, Mapping) or key not in current:
+            return False, None
+        current = current[key]
+    return True, current
+
+
+def _run_check(item: Item, call: Any) -> tuple[Outcome, str | None]:
+    """Run one check, turning a grader bug into score 0 plus an instructor-only traceback."""
+    try:
+        return call(), None
+    except Exception:
+        return Outcome.zero(INTERNAL_ERROR), f"{item.id}: internal error\n{traceback.format_exc()}"
+
+
+def _grade_written(submission: Submission, rubric: Rubric, items: list[Item],
+                   outcomes: dict[str, Outcome], log: list[str]) -> None:
+    path = submission.files.get("written")
+    if path is None:
+        reason = submission.problems.get("written", "The written-answers file is missing.")
+        outcomes.update({item.id: Outcome.zero(reason) for item in items})
+        return
+    try:
+        answers = load_untrusted_yaml(path)
+    except StudentFileError as exc:
+        outcomes.update({item.id: Outcome.zero(str(exc)) for item in items})
+        return
+    if not isinstance(answers, Mapping):
+        message = f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."
+        outcomes.update({item.id: Outcome.zero(message) for item in items})
+        return
+    references = _written_reference(rubric)
+    for item in items:
+        assert item.answer is not None
+        found, answer = _lookup(answers, item.answer)
+        if not found:
+            outcomes[item.id] = Outcome.zero(f"{path.name} has no answer under {item.answer}.")
+            continue
+        _, reference = _lookup(references, item.answer)
+        spec = get_check(item.check)
+        assert spec is not None
+        context = WrittenContext(item.id, spec.with_defaults(item.params), reference)
+        outcome, error = _run_check(item, functools.partial(spec.function, answer, context))
+        outcomes[item.id] = outcome
+        if error:
+            log.append(error)
+
+
+def _notebook_summary(report: SessionReport) -> list[str]:
+    lines = []
+    for cell in report.cells:
+        if cell.status == "error":
+            lines.append(f"Notebook cell {cell.index} raised an error (the cells after it still ran):\n"
+                         f"{cell.message.strip()}")
+        elif cell.status in ("timeout", "crashed"):
+            lines.append(f"Notebook cell {cell.index} {'ran out of time' if cell.status == 'timeout' else 'crashed'}"
+                         f" and was skipped: {cell.message.strip()}")
+    return lines
+
+
+def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
+                    salt: str, outcomes: dict[str, Outcome], log: list[str], top: list[str]) -> str | None:
+    path = submission.files.get("notebook")
+    if path is None:
+        reason = submission.problems.get("notebook", "The notebook is missing.")
+        outcomes.update({item.id: Outcome.zero(reason) for item in items})
+        return None
+    try:
+        cells = load_code_cells(path)
+    except StudentFileError as exc:
+        outcomes.update({item.id: Outcome.zero(str(exc)) for item in items})
+        return None
+    reference = rubric.load_code_reference()
+    fingerprint = submission_fingerprint(submission.all_files())
+    probes: dict[str, Probe] = {}
+    for item in items:
+        spec = get_check(item.check)
+        assert spec is not None
+        public = item.visibility == "visible"
+        seed = derive_seed(PUBLIC_SALT, item.id) if public else derive_seed(salt, fingerprint, item.id)
+        context = NotebookContext(item.id, spec.with_defaults(item.params), np.random.default_rng(seed),
+                                  reference, public, rubric.limits.call_timeout)
+        try:
+            probes[item.id] = spec.function(context)
+        except Exception:
+            outcomes[item.id] = Outcome.zero(INTERNAL_ERROR)
+            log.append(f"{item.id}: internal error while planning\n{traceback.format_exc()}")
+    calls = [call for probe in probes.values() for call in probe.calls]
+    limits = SessionLimits(
+        cell_timeout=rubric.limits.cell_timeout, notebook_timeout=rubric.limits.notebook_timeout,
+        memory_mb=rubric.limits.memory_mb, extra_packages=rubric.extra_packages,
+    )
+    report = run_session(cells, calls, limits, submission_dir=path.parent,
+                         secret_paths=options.secret_paths, isolation=options.isolation)
+    top.extend(_notebook_summary(report))
+    top.extend(report.notices)
+    for item_id, probe in probes.items():
+        item = next(i for i in items if i.id == item_id)
+        outcome, error = _run_check(item, lambda probe=probe: probe.judge(report.calls))
+        outcomes[item_id] = outcome
+        if error:
+            log.append(error)
+    return report.layer
+
+
+def _grade_weights(submission: Submission, rubric: Rubric, items: list[Item], salt: str,
+                   outcomes: dict[str, Outcome], log: list[str]) -> None:
+    path = submission.files.get("weights")
+    if path is None:
+        reason = submission.problems.get("weights", "The weights file is missing.")
+        outcomes.update({item.id: Outcome.zero(reason) for item in items})
+        return
+    reference = rubric.load_code_reference()
+    for item in items:
+        spec = get_check(item.check)
+        assert spec is not None
+        # One test set for the whole class (fair), unknown to students (private salt).
+        context = WeightsContext(item.id, spec.with_defaults(item.params), reference,
+                                 derive_seed(salt, "weights-test-set", item.id))
+        outcome, error = _run_check(item, lambda spec=spec, context=context: spec.function(path, context))
+        outcomes[item.id] = outcome
+        if error:
+            log.append(error)
+
+
+def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> GradeReport:
+    started = time.perf_counter()
+    items = [i for i in rubric.items if i.visibility == "visible" or not options.visible_only]
+    salt = options.salt if options.salt is not None else private_salt()[0]
+    outcomes: dict[str, Outcome] = {}
+    log: list[str] = []
+    top: list[str] = list(submission.notes)
+    _grade_written(submission, rubric, [i for i in items if i.kind == "written"], outcomes, log)
+    layer = None
+    notebook_items = [i for i in items if i.kind == "notebook"]
+    if notebook_items:
+        layer = _grade_notebook(submission, rubric, notebook_items, options, salt, outcomes, log, top)
+    _grade_weights(submission, rubric, [i for i in items if i.kind == "weights"], salt, outcomes, log)
+    results = tuple(_result(item, outcomes.get(item.id)) for item in items)
+    return GradeReport(submission, rubric, results, "\n\n".join(top), tuple(log),
+                       time.perf_counter() - started, layer)
+
+
+def _result(item: Item, outcome: Outcome | None) -> ItemResult:
+    if outcome is None:
+        outcome = Outcome.zero(INTERNAL_ERROR)
+    feedback = outcome.feedback
+    if not outcome.passed and item.feedback:
+        feedback = f"{feedback}\nHint: {item.feedback}"
+    return ItemResult(item, round(item.points * outcome.fraction, 4), feedback, outcome.details or {})
+
+
+def grade(submission: Submission, rubric: Rubric, options: GradeOptions | None = None) -> GradeReport:
+    """Grade a submission. Never raises: a grader fault still yields every item, scored 0."""
+    options = options or GradeOptions()
+    started = time.perf_counter()
+    try:
+        return _grade(submission, rubric, options)
+    except Exception:
+        items = [i for i in rubric.items if i.visibility == "visible" or not options.visible_only]
+        results = tuple(ItemResult(item, 0.0, INTERNAL_ERROR) for item in items)
+        return GradeReport(
+            submission, rubric, results,
+            "The grader failed while grading this submission. This is not your fault; your instructor "
+            "has been told and will regrade it.",
+            (f"grading crashed\n{traceback.format_exc()}",), time.perf_counter() - started,
+        )

@@ -1,0 +1,221 @@
+"""A pytest plugin that grades a submission: rubric items become test items.
+
+Inert unless `--grade-submission PATH` is given. Then every rubric item is a test item whose
+outcome is the engine's (one grading run shared by all of them), and any ordinary test marked
+`@pytest.mark.points(N, part="p2", visibility="visible")` is scored too: full points if it
+passes, 0 with its failure text if not. results.json is written once, atomically, at the end
+of the session, with every item in it, whatever happened (collected, failed, errored, skipped).
+
+Custom checks must not run student code in the pytest process: use the `student_session`
+fixture, which runs calls in the sandbox and returns plain data.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.outcome import Outcome
+from grader.paths import DEFAULT_RUBRIC
+from grader.results import ItemResult, results_document, write_json_atomic
+from grader.rubric import Item, Rubric, load_rubric
+
+_PLUGIN_NAME = "grader-results"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the plugin (it does nothing unless --grade-submission is given)."""
+    group = parser.getgroup("grader", "grade a submission against a rubric")
+    group.addoption("--grade-submission", type=Path, default=None, metavar="PATH",
+                    help="grade this submission folder or zip; rubric items become tests")
+    group.addoption("--grade-rubric", type=Path, default=DEFAULT_RUBRIC, metavar="FILE",
+                    help="rubric file (default: %(default)s)")
+    group.addoption("--grade-results", type=Path, default=Path("results.json"), metavar="FILE",
+                    help="where to write results.json (default: %(default)s)")
+    group.addoption("--grade-visible-only", action="store_true", help="only visible items (self-check)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker; build and register the reporter only when asked."""
+    config.addinivalue_line("markers", "points(value, part, visibility='visible', name=None): "
+                                       "score this test as a rubric item")
+    if config.getoption("--grade-submission", None) is None:
+        return
+    reporter = GradingReporter(
+        load_rubric(config.getoption("--grade-rubric")), config.getoption("--grade-submission"),
+        config.getoption("--grade-results"), config.getoption("--grade-visible-only"),
+    )
+    config.pluginmanager.register(reporter, _PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop the reporter."""
+    reporter = config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if reporter is not None:
+        reporter.close()
+        config.pluginmanager.unregister(reporter)
+
+
+class RubricItemFailed(Exception):
+    """A rubric item that did not earn all its points; the message is its feedback."""
+
+
+class RubricTestItem(pytest.Item):
+    """One rubric item as a pytest test."""
+
+    def __init__(self, *, rubric_item: Item, reporter: GradingReporter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rubric_item = rubric_item
+        self.reporter = reporter
+
+    def runtest(self) -> None:
+        """Look the item up in the (shared) grading run; fail with its feedback if not full marks."""
+        result = self.reporter.result_for(self.rubric_item.id)
+        self.user_properties.append(("score", result.score))
+        if not result.passed:
+            raise RubricItemFailed(f"{result.score:g}/{result.max_score:g}\n{result.feedback}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """The feedback alone, not a traceback into the grader."""
+        if isinstance(excinfo.value, RubricItemFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the item is defined: the rubric's line."""
+        return self.reporter.rubric.path, self.rubric_item.line - 1, f"rubric item {self.rubric_item.id}"
+
+
+@dataclass
+class _Custom:
+    item: Item
+    outcome: Outcome | None = None
+
+
+class GradingReporter:
+    """Turns rubric items and points-marked tests into results.json, written once at the end."""
+
+    def __init__(self, rubric: Rubric, submission_path: Path, results_path: Path, visible_only: bool) -> None:
+        self.rubric = rubric
+        self.submission_path = submission_path
+        self.results_path = results_path
+        self.visible_only = visible_only
+        self._temp = tempfile.TemporaryDirectory(prefix="grader-pytest-")
+        self._report: Any = None
+        self._custom: dict[str, _Custom] = {}
+        self._submission: Any = None
+
+    def close(self) -> None:
+        """Remove the temporary folder."""
+        self._temp.cleanup()
+
+    @property
+    def submission(self) -> Any:
+        """The opened submission (zips extracted once)."""
+        if self._submission is None:
+            from grader.submission import open_submission
+
+            self._submission = open_submission(self.submission_path, dict(self.rubric.files), Path(self._temp.name))
+        return self._submission
+
+    def _grade(self) -> Any:
+        if self._report is None:
+            from grader.engine import GradeOptions, grade
+            from grader.paths import secret_paths
+
+            options = GradeOptions(visible_only=self.visible_only,
+                                   secret_paths=secret_paths(self.rubric.path, self.results_path.parent))
+            self._report = grade(self.submission, self.rubric, options)
+        return self._report
+
+    def result_for(self, item_id: str) -> ItemResult:
+        """The engine's result for a rubric item."""
+        return next(r for r in self._grade().results if r.item.id == item_id)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        """Add one test item per rubric item, before the ordinary tests; note points-marked tests."""
+        rubric_items: list[pytest.Item] = [
+            RubricTestItem.from_parent(session, name=f"rubric::{item.id}", rubric_item=item, reporter=self)
+            for item in self.rubric.items if item.visibility == "visible" or not self.visible_only
+        ]
+        for test in items:
+            marker = test.get_closest_marker("points")
+            if marker is None:
+                continue
+            points = float(marker.args[0] if marker.args else marker.kwargs["value"])
+            part = str(marker.kwargs.get("part", "custom"))
+            custom = Item(
+                id=str(marker.kwargs.get("name", test.name)), part=part, title=test.name, points=points,
+                visibility=marker.kwargs.get("visibility", "visible"), check="pytest", kind="notebook",
+                params={}, line=0,
+            )
+            self._custom[test.nodeid] = _Custom(custom)
+        items[:0] = rubric_items
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Record the outcome of points-marked tests (failures in any phase count)."""
+        custom = self._custom.get(report.nodeid)
+        if custom is None:
+            return
+        if report.failed:
+            text = report.longreprtext.strip().splitlines()
+            custom.outcome = Outcome.zero("\n".join(text[-15:]) or f"{report.when} failed")
+        elif report.skipped:
+            custom.outcome = Outcome.zero("This check was skipped.")
+        elif report.when == "call" and custom.outcome is None:
+            custom.outcome = Outcome.full("Passed.")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write results.json once, with every item, graded or not."""
+        report = self._grade()
+        results = list(report.results)
+        for custom in self._custom.values():
+            outcome = custom.outcome or Outcome.zero("This check did not run.")
+            results.append(ItemResult(custom.item, custom.item.points * outcome.fraction, outcome.feedback))
+        document = results_document(results, output=report.output, execution_time=report.execution_time,
+                                    extra_data={"submission": report.submission.name})
+        write_json_atomic(self.results_path, document)
+        self._written = (sum(r.score for r in results), sum(r.max_score for r in results))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """One line naming the results file."""
+        score, total = getattr(self, "_written", (0.0, 0.0))
+        terminalreporter.write_sep("-", f"grader: {score:g}/{total:g} points, wrote {self.results_path}")
+
+
+@pytest.fixture
+def graded_submission(request: pytest.FixtureRequest) -> Any:
+    """The submission being graded (its located files), for custom points-marked checks."""
+    reporter = request.config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if reporter is None:
+        pytest.skip("no --grade-submission given")
+    return reporter.submission
+
+
+@pytest.fixture
+def student_session(request: pytest.FixtureRequest) -> Iterator[Callable[[Sequence[Any]], Mapping[str, Any]]]:
+    """A function that runs `Call`s against the student's notebook in the sandbox."""
+    reporter = request.config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if reporter is None:
+        pytest.skip("no --grade-submission given")
+
+    def run(calls: Sequence[Any]) -> Mapping[str, Any]:
+        from grader.notebook import load_code_cells
+        from grader.paths import secret_paths
+        from grader.sandbox.session import SessionLimits, run_session
+
+        path = reporter.submission.files["notebook"]
+        limits = SessionLimits(cell_timeout=reporter.rubric.limits.cell_timeout,
+                               notebook_timeout=reporter.rubric.limits.notebook_timeout,
+                               memory_mb=reporter.rubric.limits.memory_mb)
+        return run_session(load_code_cells(path), calls, limits, submission_dir=path.parent,
+                           secret_paths=secret_paths(reporter.rubric.path, reporter.results_path.parent)).calls
+
+    yield run

@@ -1,0 +1,52 @@
+"""Terminal output: the score table and the progress line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TextIO
+
+from grader.batch import BatchRow
+from grader.rubric import Rubric
+
+
+def print_table(rows: Sequence[BatchRow], rubric: Rubric, expected_ok: Mapping[str, bool], out: TextIO) -> None:
+    """One line per submission: score per part, total, and whether it matches expected.json."""
+    parts = [p for p in rubric.parts if p not in {m.part for m in rubric.manual}]
+    width = max([len("submission"), *(len(r.name) for r in rows)])
+    short = {p: p.replace("q1_", "").replace("_", "") for p in parts}
+    header = f"{'submission':<{width}} " + " ".join(f"{short[p]:>6}" for p in parts) + f" {'total':>7}"
+    if expected_ok:
+        header += "  expected"
+    print(header, file=out)
+    print(" " * width + " " + " ".join(f"{rubric.parts[p]:>6g}" for p in parts)
+          + f" {rubric.autograded_points:>7g}", file=out)
+    print("-" * len(header), file=out)
+    for row in rows:
+        line = f"{row.name:<{width}} " + " ".join(f"{row.part_scores.get(p, 0):>6.4g}" for p in parts)
+        line += f" {row.total:>7.4g}"
+        if row.name in expected_ok:
+            line += "  ok" if expected_ok[row.name] else "  MISMATCH"
+        print(line, file=out)
+
+
+def progress_printer(out: TextIO) -> Callable[[int, int, float], None]:
+    """A callback printing `done/total, rate, time left` on one refreshed line (when a terminal)."""
+    interactive = out.isatty()
+    last = [0.0]
+
+    def show(done: int, total: int, elapsed: float) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.2:
+            return
+        last[0] = now
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else 0.0
+        bar = "#" * int(30 * done / total) if total else ""
+        text = f"[{bar:<30}] {done}/{total}  {rate:.1f}/s  {left:.0f}s left"
+        if interactive:
+            print("\r" + text, end="\n" if done == total else "", file=out, flush=True)
+        elif done == total or done % max(1, total // 10) == 0:
+            print(text, file=out, flush=True)
+
+    return show

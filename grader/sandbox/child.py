@@ -1,0 +1,474 @@
+"""The sandboxed child: runs a notebook's cells, then the grader's calls, and reports plain data.
+
+STANDALONE: stdlib and numpy only, never `grader` (the child must not see the grader's source). The
+parent passes this file's text to `python -I -S -B -c`. Protocol: one JSON request on stdin; one
+JSON object per line on the protocol fd (the original stdout, moved aside before any student code
+runs); the student's prints are captured per cell or call and capped here, and anything written
+straight to fd 1 or 2 goes to the parent's stderr pipe. The wire format is that of wire.py.
+"""
+
+import base64
+import builtins
+import io
+import json
+import linecache
+import math
+import os
+import signal
+import sys
+import traceback
+
+_dumps = json.dumps
+_b64encode = base64.b64encode
+_b64decode = base64.b64decode
+_write = os.write
+_monotonic = __import__("time").monotonic
+
+_HARNESS_GLOBALS = globals()
+_READY = [False]  # whether student code may have run
+_LE_DTYPES = frozenset({
+    "|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8",
+    "<f2", "<f4", "<f8", "<c8", "<c16",
+})
+_RLIMITS = {"AS": "RLIMIT_AS", "CPU": "RLIMIT_CPU", "NOFILE": "RLIMIT_NOFILE",
+            "NPROC": "RLIMIT_NPROC", "FSIZE": "RLIMIT_FSIZE", "CORE": "RLIMIT_CORE"}
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised in student code when its time is up (BaseException: `except Exception` misses it)."""
+
+
+class _BadValue(Exception):
+    """A result the wire cannot carry; the message says what came back."""
+
+
+class _MissingRef(Exception):
+    """An argument refers to a call that has no result in this process."""
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout/sys.stderr for student code: keeps the first `cap` characters, counts the rest."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.reset()
+
+    def reset(self):
+        self.parts = []
+        self.kept = 0
+        self.dropped = 0
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        n = len(s)
+        room = self.cap - self.kept
+        if n <= room:
+            self.parts.append(s)
+            self.kept += n
+        else:
+            # Slicing only the part kept makes a 100 MB print loop cost no memory here.
+            if room > 0:
+                self.parts.append(s[:room])
+                self.kept += room
+            self.dropped += n - max(room, 0)
+        return n
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    encoding = "utf-8"
+
+    def text(self):
+        out = "".join(self.parts)
+        if self.dropped:
+            out += f"\n[... {self.dropped:,} more characters of output not shown]"
+        return out
+
+
+class _Harness:
+    """State of one child: the student's namespace, call results, timers and the protocol fd."""
+
+    def __init__(self, request, proto_fd, np):
+        self.req = request
+        self.proto = proto_fd
+        self.np = np
+        self.caps = request["caps"]
+        self.capture = _Capture(int(request["output_bytes"]))
+        self.armed = False
+        self.results = {}
+        self.functions = {}
+        self.cells = {}
+        self.module = type(sys)("__main__")
+        self.module.__dict__["__builtins__"] = builtins
+        self.pid = os.getpid()
+
+    # ------------------------------------------------------------ protocol
+    def send(self, message):
+        data = (_dumps(message, allow_nan=False) + "\n").encode("ascii")
+        view = memoryview(data)
+        while view:
+            try:
+                written = _write(self.proto, view)
+            except InterruptedError:
+                continue
+            view = view[written:]
+
+    # ------------------------------------------------------------ timers
+    def on_alarm(self, signum, frame):
+        if self.armed:
+            raise TimeLimitExceeded(f"stopped after {self.limit:g} s")
+
+    def arm(self, seconds):
+        self.limit = seconds
+        self.capture.reset()
+        sys.stdout = sys.stderr = self.capture
+        if hasattr(signal, "setitimer"):
+            # Re-installed for every cell and call: an earlier cell may have replaced the handler.
+            signal.signal(signal.SIGALRM, self.on_alarm)
+            # The interval re-raises every 0.25 s, to get out of `except BaseException: pass` loops.
+            signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.25)
+        self.armed = True
+
+    def disarm(self):
+        self.armed = False  # first: a signal already pending must not raise in the harness
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if os.getpid() != self.pid:
+            # A process the student forked has come back into the harness: it must not report.
+            os._exit(0)
+
+    # ------------------------------------------------------------ tracebacks
+    def student_traceback(self, exc):
+        """The traceback of `exc` without the harness's frames, as the student would read it."""
+        try:
+            linecache.cache.update(self.cells)  # student code may have cleared linecache
+            # Harness frames are told apart by their globals, not by a file name students can reuse.
+            frames = traceback.StackSummary.extract(
+                (tb.tb_frame, tb.tb_lineno) for tb in _walk_tb(exc.__traceback__)
+                if tb.tb_frame.f_globals is not _HARNESS_GLOBALS)
+            lines = ["Traceback (most recent call last):\n"] if frames else []
+            lines += traceback.format_list(frames)
+            lines += traceback.format_exception_only(type(exc), exc)
+            return "".join(lines)
+        except BaseException:
+            return f"{type(exc).__name__} (its details could not be shown)\n"
+
+    # ------------------------------------------------------------ cells
+    def run_cells(self):
+        sys.modules["__main__"] = self.module
+        deadline = _monotonic() + float(self.req["budget"])
+        for cell in self.req["cells"]:
+            index, source = cell["index"], cell["source"]
+            left = deadline - _monotonic()
+            if left <= 0:
+                self.send({"t": "cell", "index": index, "status": "skipped", "output": "",
+                           "message": "Not run: the notebook used up its total time budget."})
+                continue
+            limit = min(float(cell["timeout"]), left)
+            name = f"<cell {index}>"
+            self.cells[name] = (len(source), None, source.splitlines(True), name)
+            linecache.cache[name] = self.cells[name]
+            status, message = "ok", ""
+            try:
+                try:
+                    code = compile(source, name, "exec")
+                    self.arm(limit)
+                    exec(code, self.module.__dict__)  # noqa: S102  (running the notebook is the point)
+                finally:
+                    self.disarm()
+            except TimeLimitExceeded as exc:
+                status = "timeout"
+                message = (f"Cell {index} did not finish within {limit:g} s and was stopped here:\n"
+                           + self.student_traceback(exc))
+            except BaseException as exc:
+                status, message = "error", self.student_traceback(exc)
+            self.send({"t": "cell", "index": index, "status": status, "message": message,
+                       "output": self.capture.text()})
+
+    # ------------------------------------------------------------ calls
+    def run_calls(self):
+        for call in self.req["calls"]:
+            reply = {"t": "call", "id": call["id"], "status": "ok", "message": "", "value": None,
+                     "args_after": None}
+            try:
+                self.run_call(call, reply)
+            except TimeLimitExceeded as exc:
+                reply.update(status="timeout", value=None, args_after=None, message=(
+                    f"`{call['function']}` did not return within {float(call['timeout']):g} s "
+                    "and was stopped here:\n" + self.student_traceback(exc)))
+            except _BadValue as exc:
+                reply.update(status="bad_value", value=None, args_after=None, message=str(exc))
+            except _MissingRef as exc:
+                reply.update(status="not_run", message=str(exc))
+            except BaseException as exc:
+                # Student objects can fail even the harness's reading of them (a __class__ that
+                # raises, say); that is a value the grader cannot use.
+                reply.update(status="bad_value", value=None, args_after=None, message=(
+                    f"What `{call['function']}` returned could not be read "
+                    f"({type(exc).__name__})."))
+            reply["output"] = self.capture.text()
+            self.send(reply)
+
+    def run_call(self, call, reply):
+        name = call["function"]
+        self.capture.reset()
+        namespace = self.module.__dict__
+        if name not in namespace:
+            reply.update(status="missing", message=f"`{name}` is not defined in the notebook.")
+            return
+        function = namespace[name]
+        if not callable(function):
+            reply.update(status="missing", message=(
+                f"`{name}` is defined in the notebook but is a {type(function).__name__}, "
+                "not a function."))
+            return
+        args = [self.decode(a) for a in call["args"]]
+        kwargs = {k: self.decode(v) for k, v in call["kwargs"].items()}
+        try:
+            self.arm(float(call["timeout"]))
+            try:
+                result = function(*args, **kwargs)
+            except TimeLimitExceeded:
+                raise
+            except BaseException as exc:
+                reply.update(status="error", message=self.student_traceback(exc))
+                return
+            if call["keep"]:  # only results a later call refers to stay in memory
+                self.results[call["id"]] = result
+            if call["replay"]:
+                return
+            value = self.select(name, result, call["select"])
+            reply["value"] = self.encode_value(value, f"`{name}` returned ")
+            if call["return_args"]:
+                reply["args_after"] = [
+                    self.encode_value(a, f"after `{name}` ran, argument {i + 1} is ")
+                    for i, a in enumerate(args)]
+        finally:
+            self.disarm()
+
+    def select(self, name, result, key):
+        if key is None:
+            return result
+        if isinstance(result, (tuple, list)) and type(key) is int:
+            items = list(tuple.__iter__(result)) if isinstance(result, tuple) else list.copy(result)
+            if -len(items) <= key < len(items):
+                return items[key]
+            raise _BadValue(f"`{name}` returned a {type(result).__name__} of length {len(items)}; "
+                            f"the grader needs item [{key}] of it.")
+        if isinstance(result, dict):
+            if dict.__contains__(result, key):
+                return dict.__getitem__(result, key)
+            raise _BadValue(f"`{name}` returned a dict without the key {key!r} the grader needs.")
+        raise _BadValue(f"`{name}` returned {_describe(result)}; the grader needs item "
+                        f"[{key!r}] of a tuple, list or dict.")
+
+    # ------------------------------------------------------------ wire format
+    def decode(self, obj):
+        """Decode a grader-sent argument (trusted data), resolving $ref and $fn."""
+        if type(obj) is list:
+            return [self.decode(v) for v in obj]
+        if type(obj) is not dict:
+            return obj
+        tag = "$ref" if "$ref" in obj else next(iter(obj))
+        body = obj[tag]
+        np = self.np
+        if tag == "$array":
+            raw = _b64decode(body["data"])
+            return np.frombuffer(raw, dtype=np.dtype(body["dtype"])).reshape(body["shape"]).copy()
+        if tag == "$scalar":
+            return np.frombuffer(_b64decode(body["data"]), dtype=np.dtype(body["dtype"]))[0]
+        if tag == "$tuple":
+            return tuple(self.decode(v) for v in body)
+        if tag == "$dict":
+            return {k: self.decode(v) for k, v in body}
+        if tag == "$float":
+            return float(body)
+        if tag == "$complex":
+            return complex(self.decode(body[0]), self.decode(body[1]))
+        if tag == "$fn":
+            if body not in self.functions:
+                self.functions[body] = eval(body, {"np": np, "__builtins__": builtins})  # noqa: S307
+            return self.functions[body]
+        if tag == "$ref":
+            if body not in self.results:
+                raise _MissingRef(f"Not run: it needs the result of call {body!r}, which did not "
+                                  "return a value.")
+            value, index = self.results[body], obj["index"]
+            if index is None:
+                return value
+            try:
+                return value[index]
+            except Exception:
+                raise _MissingRef(f"Not run: it needs item [{index!r}] of the result of call "
+                                  f"{body!r}, which is {_describe(value)} without it.") from None
+        raise ValueError(f"unknown tag {tag}")
+
+    def encode_value(self, value, what):
+        budget = {"items": int(self.caps["max_items"]), "bytes": int(self.caps["max_array_bytes"])}
+        return self.encode(value, 0, budget, set(), what)
+
+    def encode(self, v, depth, budget, path, what):
+        """Encode a student's value, or raise _BadValue saying what came back."""
+        if depth > self.caps["max_depth"]:
+            raise _BadValue(f"{what}a value nested more than {self.caps['max_depth']} levels deep.")
+        budget["items"] -= 1
+        if budget["items"] < 0:
+            raise _BadValue(f"{what}a value with more than {self.caps['max_items']:,} items.")
+        if v is None or v is True or v is False:
+            return v
+        np = self.np
+        if isinstance(v, np.ndarray):
+            return {"$array": self.array_body(np.asarray(v), budget, what, with_shape=True)}
+        if isinstance(v, np.generic):
+            if isinstance(v, np.str_):
+                return self.encode(str.__str__(v), depth, budget, path, what)
+            return {"$scalar": self.array_body(np.asarray(v), budget, what, with_shape=False)}
+        if isinstance(v, int):
+            v = int.__index__(v)
+            if v.bit_length() > 1000:
+                raise _BadValue(f"{what}an int with more than 300 digits.")
+            return v
+        if isinstance(v, float):
+            v = float.__float__(v)
+            if math.isfinite(v):
+                return v
+            return {"$float": "nan" if v != v else ("inf" if v > 0 else "-inf")}
+        if isinstance(v, complex):
+            return {"$complex": [self.encode(v.real, depth + 1, budget, path, what),
+                                 self.encode(v.imag, depth + 1, budget, path, what)]}
+        if isinstance(v, str):
+            v = str.__str__(v)
+            if len(v) > self.caps["max_str"]:
+                raise _BadValue(f"{what}a string of {len(v):,} characters, more than "
+                                f"{self.caps['max_str']:,}.")
+            return v
+        if isinstance(v, (list, tuple, dict)):
+            if id(v) in path:
+                raise _BadValue(f"{what}a {type(v).__name__} that contains itself.")
+            path.add(id(v))
+            try:
+                if isinstance(v, dict):
+                    pairs = []
+                    for key, item in dict.items(v):
+                        if isinstance(key, bool) or type(key) not in (str, int):
+                            raise _BadValue(f"{what}a dict with a key of type "
+                                            f"{type(key).__name__}; only str and int keys can be "
+                                            "sent back.")
+                        pairs.append([key, self.encode(item, depth + 1, budget, path, what)])
+                    return {"$dict": pairs}
+                items = tuple.__iter__(v) if isinstance(v, tuple) else list.__iter__(v)
+                encoded = [self.encode(item, depth + 1, budget, path, what) for item in items]
+                return {"$tuple": encoded} if isinstance(v, tuple) else encoded
+            finally:
+                path.discard(id(v))
+        raise _BadValue(f"{what}{_describe(v)}; only numbers, numpy arrays, strings, None, and "
+                        "lists, tuples and dicts of those can be checked.")
+
+    def array_body(self, a, budget, what, with_shape):
+        dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+        if dtype.str not in _LE_DTYPES:
+            raise _BadValue(f"{what}a numpy array of dtype {a.dtype}; only numeric and boolean "
+                            "arrays can be checked.")
+        nbytes = a.size * dtype.itemsize
+        budget["bytes"] -= nbytes
+        if budget["bytes"] < 0:
+            raise _BadValue(f"{what}arrays of {nbytes:,} bytes, more than the "
+                            f"{self.caps['max_array_bytes']:,} the grader accepts.")
+        a = self.np.ascontiguousarray(a, dtype=dtype)
+        body = {"dtype": dtype.str, "data": _b64encode(a.tobytes()).decode("ascii")}
+        if with_shape:
+            body["shape"] = list(a.shape)
+        return body
+
+
+def _walk_tb(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def _describe(value):
+    kind = type(value)
+    module = getattr(kind, "__module__", "")
+    name = kind.__qualname__
+    if module not in ("builtins", "__main__", None):
+        name = f"{module}.{name}"
+    return f"a value of type {name}"
+
+
+def _apply_limits(limits):
+    try:
+        import resource
+    except ImportError:  # Windows: no resource limits at all
+        return
+    for key, value in limits.items():
+        which = getattr(resource, _RLIMITS[key], None)
+        if which is None:
+            continue
+        soft, hard = value if isinstance(value, list) else (value, value)
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _drop_privileges(uid, gid):
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
+        raise RuntimeError("could not drop privileges")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise RuntimeError("privileges came back after dropping them")
+
+
+def main():
+    request = json.loads(sys.stdin.buffer.read())
+    # The protocol keeps the original stdout; fd 1 now joins fd 2, so stray writes never reach it.
+    proto = os.dup(1)
+    os.dup2(2, 1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.dont_write_bytecode = True
+    _apply_limits(request["rlimits"])
+    sys.path[:0] = request["path"]
+    import numpy  # after the limits: numpy's own allocations count against them
+
+    if request["drop"] is not None:
+        for name in request["preload"]:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        _drop_privileges(*request["drop"])
+    os.chdir(request["cwd"])
+    sys.argv = [""]
+    harness = _Harness(request, proto, numpy)
+    harness.send({"t": "ready"})
+    _READY[0] = True
+    harness.run_cells()
+    harness.run_calls()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException as exc:
+        # Only harness faults land here (student faults are reported per cell or call): before
+        # student code ran, for the grader's staff in full; after, only what went wrong.
+        if _READY[0]:
+            message = "".join(traceback.format_exception_only(type(exc), exc))
+        else:
+            message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        os.write(2, f"grader child failed: {message}".encode("utf-8", "replace"))
+        os._exit(70)
+    # os._exit: no atexit handlers, finalizers or non-daemon threads of the student run after us.
+    os._exit(0)

@@ -1,0 +1,538 @@
+"""Isolating the child that runs student code: the strongest layer this machine allows.
+
+- "namespaces": bubblewrap gives the child an allow-listed read-only filesystem (system dirs, the
+  Python installation without its site-packages, numpy and the named extra packages), its own
+  /tmp, /proc and /dev, a throwaway copy of the submission, no network and its own PID namespace.
+- "uid": as root without namespaces, the child drops to an unprivileged uid; the secret paths are
+  made unreadable to it and every process of that uid is killed after the session.
+- "rlimits": resource limits only; the report says the run is NOT isolated.
+Every layer applies the same resource limits (the child sets them on itself before any student
+code runs) and the parent enforces wall-clock deadlines with SIGKILL of the whole process group.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+import signal
+import site
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grader.errors import GraderError
+
+if TYPE_CHECKING:
+    from grader.sandbox.session import SessionLimits
+
+LAYERS = ("namespaces", "uid", "rlimits")
+ENV_LAYER = "GRADER_ISOLATION"
+ENV_USER = "GRADER_SANDBOX_USER"  # name or number of the unprivileged user (default: nobody)
+SANDBOX_WORKDIR = "/submission"
+SANDBOX_PACKAGES = "/pkgs"
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+              "/etc/localtime")
+# Imported before dropping privileges when the uid cannot read the Python installation.
+PRELOAD_MODULES = ("numpy.random", "numpy.fft", "numpy.polynomial", "random", "copy", "time",
+                   "itertools", "functools", "collections", "math", "statistics", "string",
+                   "dataclasses", "typing", "warnings", "json", "pickle", "timeit")
+_uid_locks: dict[int, threading.Lock] = {}
+_uid_locks_guard = threading.Lock()
+
+
+class IsolationError(GraderError):
+    """A layer that was asked for cannot work here, or the sandbox could not be set up."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start one child: its command, environment and what its request must say."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    path: list[str]          # sys.path entries for the child (where numpy is)
+    workdir: str             # the child's working directory, as the child sees it
+    drop: tuple[int, int] | None   # uid, gid the child switches to after importing numpy
+    rlimits: dict[str, Any]
+    preload: list[str]       # modules imported before the switch (installs the uid cannot read)
+
+
+# ---------------------------------------------------------------- choosing a layer
+
+def available_layers() -> tuple[str, ...]:
+    """The layers that work on this machine, strongest first (probed once per process)."""
+    return tuple(layer for layer in LAYERS if _unavailable_reason(layer) is None)
+
+
+def choose_layer(requested: str | None = None) -> str:
+    """The layer to use: the argument, else $GRADER_ISOLATION, else the strongest available."""
+    wanted = requested or os.environ.get(ENV_LAYER) or None
+    if wanted is None:
+        return available_layers()[0]
+    if wanted not in LAYERS:
+        raise IsolationError(f"unknown isolation layer {wanted!r}; "
+                             f"choose one of {', '.join(LAYERS)}")
+    reason = _unavailable_reason(wanted)
+    if reason is not None:
+        raise IsolationError(f"isolation layer {wanted!r} cannot be used here: {reason}")
+    return wanted
+
+
+def _unavailable_reason(layer: str) -> str | None:
+    root = os.name == "posix" and os.geteuid() == 0
+    if layer == "namespaces":
+        problem = _namespaces_problem()
+        if problem is not None or not root:
+            return problem
+    elif layer == "uid" and not root:
+        return "it needs the grader to run as root (to switch the child to another user)"
+    if layer != "rlimits":
+        try:
+            sandbox_ids()  # as root, both layers switch the child to this user
+        except IsolationError as exc:
+            return str(exc)
+    return None
+
+
+def sandbox_ids() -> tuple[int, int]:
+    """The unprivileged uid and gid the child runs as ($GRADER_SANDBOX_USER, default nobody)."""
+    import pwd
+
+    name = os.environ.get(ENV_USER, "nobody")
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except (KeyError, ValueError):
+        if name.isdigit():
+            return int(name), int(name)  # an unnamed uid is fine: nothing else uses it
+        raise IsolationError(f"no user {name!r} to run student code as (set {ENV_USER})") from None
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise IsolationError(f"user {name!r} is root; student code must run unprivileged")
+    return entry.pw_uid, entry.pw_gid
+
+
+@functools.lru_cache(maxsize=1)
+def _namespaces_problem() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "bubblewrap needs Linux"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    probe = Path(tempfile.mkdtemp(prefix="grader-probe-"))
+    try:
+        argv = _bwrap_argv(probe, _packages(()), [])
+        argv += [str(_python_executable()), "-I", "-S", "-c", "pass"]
+        result = subprocess.run(argv, capture_output=True, timeout=30, env=_environment("/tmp"),
+                                stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap did not run ({exc})"
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    if result.returncode != 0:
+        return "bubblewrap failed: " + result.stderr.decode(errors="replace").strip()[:300]
+    return None
+
+
+# ---------------------------------------------------------------- one session's sandbox
+
+class Sandbox:
+    """One session's isolation: its temporary files, how to start children, how to end them."""
+
+    def __init__(self, layer: str, limits: SessionLimits, submission_dir: Path | None,
+                 secret_paths: Sequence[Path]) -> None:
+        self.layer = layer
+        self.limits = limits
+        self.submission_dir = submission_dir
+        self.notices: list[str] = []
+        self.root_user = os.name == "posix" and os.geteuid() == 0
+        self.ids = sandbox_ids() if self.root_user and layer in ("namespaces", "uid") else None
+        self.packages = _packages(limits.extra_packages, self.notices)
+        self._lock: _UidLock | None = None
+        self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        try:
+            if layer == "uid":
+                assert self.ids is not None
+                self._lock = _UidLock(self.ids[0])
+                self._protect(secret_paths)
+                self.sweep()  # leftovers of an earlier grader that died
+            self.masks = [Path(p).resolve() for p in secret_paths]
+            self.preload = self._preload()
+            self.rlimits = self._rlimits()
+            if layer == "rlimits":
+                self.notices.append(
+                    "The notebook ran WITHOUT isolation (resource limits only): its code could "
+                    "read and change any file the grader's user can.")
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the temporary files and release the uid lock."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # ------------------------------------------------------------ starting a child
+    def launch(self, child_source: str) -> Launch:
+        """A fresh working copy of the submission and the command that starts a child on it."""
+        work = self.root / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        if self.submission_dir is not None:
+            _copy_tree(self.submission_dir, work)
+        if self.ids is not None:
+            _chown_tree(work, *self.ids)
+        python = [str(_python_executable()), "-I", "-S", "-B", "-c", child_source]
+        if self.layer == "namespaces":
+            argv = _bwrap_argv(work, self.packages, self.masks, self.limits.file_mb) + python
+            return Launch(argv, _environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
+                          self.ids, self.rlimits, [])
+        packages = self.root / "pkgs"
+        if not packages.exists():
+            packages.mkdir()
+            for source in self.packages:
+                (packages / source.name).symlink_to(source)
+        if self.ids is not None:
+            self.root.chmod(0o711)  # the uid may pass through to work/ and pkgs/, not list them
+        return Launch(python, _environment(str(work)), str(work), [str(packages)], str(work),
+                      self.ids if self.layer == "uid" else None, self.rlimits, self.preload)
+
+    def spawn(self, launch: Launch) -> subprocess.Popen[bytes]:
+        """Start the child in its own process group, with pipes for request, protocol and output."""
+        extra: dict[str, Any] = {}
+        if os.name == "posix":
+            extra["start_new_session"] = True
+        else:
+            extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        try:
+            return subprocess.Popen(launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=launch.env, cwd=launch.cwd,
+                                    close_fds=True, **extra)
+        except OSError as exc:
+            raise IsolationError(f"could not start the sandbox ({exc})") from exc
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        """Kill the child and everything it started, whatever signal handlers it installed."""
+        if os.name != "posix":
+            process.kill()
+            process.wait()
+            return
+        # The sandbox's init (bwrap's child) empties its PID namespace when it dies, but only
+        # after it has been signalled; waiting for it makes "after the session" mean "all gone".
+        inits = _watch(_children_of(process.pid)) if self.layer == "namespaces" else []
+        try:
+            # Before reaping: the unreaped leader keeps the group id from being reused.
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+        _wait_gone(inits, timeout=10.0)
+        if self.layer == "uid":
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Kill every process of the sandbox uid (forks and daemons that left the group)."""
+        assert self.ids is not None
+        uid, gid = self.ids
+        linux = sys.platform.startswith("linux")
+        for _ in range(5):
+            if linux and not _pids_of(uid, zombies=False):
+                break
+            # kill(-1) as that uid reaches every process it owns and nothing else, in one call
+            # that no fork can race; kill(1) is world-executable where the Python may not be.
+            kill = shutil.which("kill", path="/usr/bin:/bin")
+            argv = ([kill, "-9", "-1"] if kill else
+                    [str(_python_executable()), "-I", "-S", "-c", "import os; os.kill(-1, 9)"])
+            subprocess.run(argv, user=uid, group=gid, extra_groups=[], env={}, cwd="/",
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+            if not linux:
+                return
+        # Killed orphans stay zombies until init reaps them, and count against the uid's
+        # process limit until then: the next session must not start short of processes.
+        deadline = time.monotonic() + 2.0
+        while _pids_of(uid, zombies=True) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if _pids_of(uid, zombies=True):
+            self.notices.append(f"Some processes of uid {uid} outlived the sandbox's cleanup.")
+
+    # ------------------------------------------------------------ limits and secrets
+    def _rlimits(self) -> dict[str, Any]:
+        limits = self.limits
+        mb = 2**20
+        out: dict[str, Any] = {"CPU": [limits.cpu_seconds, limits.cpu_seconds + 1],
+                               "NOFILE": limits.max_open_files, "FSIZE": limits.file_mb * mb,
+                               "CORE": 0}
+        if sys.platform != "darwin":  # macOS accepts RLIMIT_AS but does not enforce it
+            out["AS"] = limits.memory_mb * mb
+        if self.ids is not None or (self.layer == "namespaces" and not self.root_user):
+            # Counted per user: the sandbox user, or the user namespace's own count.
+            out["NPROC"] = limits.max_processes
+        elif sys.platform.startswith("linux") and not self.root_user:
+            out["NPROC"] = len(_pids_of(os.getuid(), zombies=True)) + limits.max_processes
+        elif self.root_user:
+            self.notices.append("The process-count limit does not apply to root, the user the "
+                                "notebook ran as.")
+        return out
+
+    def _preload(self) -> list[str]:
+        """Uid layer: modules to import before the switch when the uid cannot read the install."""
+        if self.layer != "uid":
+            return []
+        assert self.ids is not None
+        needed = [Path(sysconfig.get_path("stdlib")), _python_executable(), *self.packages]
+        unreadable = [p for p in needed if not _reachable_by(p.resolve(), *self.ids)]
+        if not unreadable:
+            return []
+        self.notices.append(
+            f"{unreadable[0]} is not readable by uid {self.ids[0]}: the notebook can import only "
+            "numpy and the standard modules loaded before the switch to that uid.")
+        return list(PRELOAD_MODULES)
+
+    def _protect(self, secret_paths: Sequence[Path]) -> None:
+        """Make every secret path unreadable to the sandbox uid (chmod o-rwx, g-rwx if needed)."""
+        assert self.ids is not None
+        uid, gid = self.ids
+        for raw in secret_paths:
+            path = Path(raw).resolve()
+            if not path.exists() or not _reachable_by(path, uid, gid):
+                continue
+            info = path.stat()
+            mode = stat.S_IMODE(info.st_mode) & ~0o007
+            if info.st_gid == gid:
+                mode &= ~0o070
+            path.chmod(mode)
+            self.notices.append(f"Made {path} unreadable to the sandbox user (chmod o-rwx).")
+            if _reachable_by(path, uid, gid):
+                raise IsolationError(f"{path} stays readable to uid {uid} (it owns it)")
+
+
+# ---------------------------------------------------------------- helpers
+
+def _python_executable() -> Path:
+    if not sys.executable:
+        raise IsolationError("the grader's Python has no executable to start children with")
+    return Path(sys.executable).resolve()
+
+
+def _environment(home: str) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "AUTOGRADER": "1",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+    if os.name == "nt":
+        env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    return env
+
+
+def _packages(extra: Sequence[str], notices: list[str] | None = None) -> list[Path]:
+    """Directories (or files) of numpy and the extra packages, with their bundled `.libs`."""
+    found: list[Path] = []
+    for name in ("numpy", *extra):
+        spec = importlib.util.find_spec(name) if name.isidentifier() else None
+        if spec is None or not (spec.submodule_search_locations or spec.origin):
+            if notices is not None:
+                notices.append(f"Package {name!r} is not installed; the notebook cannot import it.")
+            continue
+        locations = list(spec.submodule_search_locations or [])
+        path = Path(locations[0] if locations else str(spec.origin)).resolve()
+        found.append(path)
+        libs = path.parent / f"{name}.libs"
+        if libs.is_dir():
+            found.append(libs.resolve())
+    return found
+
+
+def _site_dirs() -> list[Path]:
+    """The base installation's site-packages, hidden inside the sandbox."""
+    dirs = set(site.getsitepackages([sys.base_prefix]))
+    base_vars = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    for key in ("purelib", "platlib"):
+        dirs.add(sysconfig.get_path(key, vars=base_vars))
+    return sorted({Path(d).resolve() for d in dirs if Path(d).is_dir()})
+
+
+def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
+                file_mb: int = 64) -> list[str]:
+    root_user = os.geteuid() == 0
+    if root_user:
+        # No user namespace: the child then drops to a real unprivileged uid, which the kernel's
+        # process limit counts (uid 0 mapped into a user namespace would be exempt from it).
+        argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try"]
+    else:
+        argv = ["bwrap", "--unshare-all"]
+    argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
+    for key, value in _environment("/tmp").items():
+        argv += ["--setenv", key, value]
+    bound: list[Path] = [Path("/usr")]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        top = Path("/") / name
+        if top.is_symlink():
+            argv += ["--symlink", os.readlink(top), str(top)]
+        elif top.is_dir():
+            argv += ["--ro-bind", str(top), str(top)]
+            bound.append(top)
+    for etc in _ETC_FILES:
+        argv += ["--ro-bind-try", etc, etc]
+    made: set[Path] = {Path("/"), Path("/usr"), Path("/tmp")}
+    for source in (Path(sys.base_prefix).resolve(), _python_executable()):
+        if not any(source.is_relative_to(b) for b in bound):
+            argv += [*_parents(source, made), "--ro-bind", str(source), str(source)]
+            bound.append(source)
+    hidden = _site_dirs() + [m for m in masks if m.exists()]
+    for path in hidden:
+        if any(path.is_relative_to(b) for b in bound):
+            if path.is_dir():
+                argv += ["--tmpfs", str(path)]
+            else:
+                argv += ["--ro-bind", "/dev/null", str(path)]
+    for source in packages:
+        argv += ["--ro-bind", str(source), f"{SANDBOX_PACKAGES}/{source.name}"]
+    argv += ["--perms", "1777", "--size", str(file_mb * 2**20), "--tmpfs", "/tmp",
+             "--proc", "/proc", "--dev", "/dev",
+             "--bind", str(work), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--"]
+    return argv
+
+
+def _parents(path: Path, made: set[Path]) -> list[str]:
+    # bwrap would create missing parents 0700 (copying /root's mode); readable ones are needed
+    # once the child has dropped to an unprivileged uid.
+    out: list[str] = []
+    for parent in reversed(path.parents):
+        if parent not in made:
+            made.add(parent)
+            out += ["--dir", str(parent)]
+    return out
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy a submission without following symlinks (a link to a secret stays a link)."""
+    for entry in os.scandir(source):
+        destination = target / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), destination)
+        elif entry.is_dir(follow_symlinks=False):
+            destination.mkdir()
+            _copy_tree(Path(entry.path), destination)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, destination, follow_symlinks=False)
+        # FIFOs, sockets and devices are skipped: reading a FIFO could block the grader.
+
+
+def _chown_tree(top: Path, uid: int, gid: int) -> None:
+    os.chown(top, uid, gid)
+    for folder, dirs, files in os.walk(top):
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+def _allows(info: os.stat_result, uid: int, gid: int, bits: int) -> bool:
+    """Whether uid/gid (no capabilities) has all of `bits` (r=4, w=2, x=1) on the file."""
+    mode = info.st_mode
+    if info.st_uid == uid:
+        granted = (mode >> 6) & 7
+    elif info.st_gid == gid:
+        granted = (mode >> 3) & 7
+    else:
+        granted = mode & 7
+    return granted & bits == bits
+
+
+def _reachable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether uid could read `path`: every parent searchable and the path itself readable."""
+    for parent in reversed(path.parents):
+        if not _allows(parent.stat(), uid, gid, 1):
+            return False
+    return _allows(path.stat(), uid, gid, 4)
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _watch(pids: list[int]) -> list[int]:
+    """pidfds (Linux 5.3+) for the processes, which become readable when each has exited."""
+    fds: list[int] = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except (AttributeError, OSError):
+            continue
+    return fds
+
+
+def _wait_gone(pidfds: list[int], timeout: float) -> None:
+    import select
+
+    for fd in pidfds:
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+
+
+def _pids_of(uid: int, *, zombies: bool) -> list[int]:
+    """Linux: processes whose real, effective or saved uid is `uid` (zombies too if asked)."""
+    pids: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        uids = fields.get("Uid", "").split()[:3]
+        if str(uid) in uids and (zombies or not fields.get("State", "").strip().startswith("Z")):
+            pids.append(int(entry.name))
+    return pids
+
+
+class _UidLock:
+    """One session per sandbox uid at a time: its cleanup kills every process of that uid."""
+
+    def __init__(self, uid: int) -> None:
+        with _uid_locks_guard:
+            self.thread_lock = _uid_locks.setdefault(uid, threading.Lock())
+        self.thread_lock.acquire()
+        self.handle: int | None = None
+        try:
+            import fcntl
+
+            # In root's home, where no sandboxed process can create or hold the file first.
+            folder = Path.home() / ".cache" / "grader-sandbox"
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            flags = os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW
+            self.handle = os.open(folder / f"uid-{uid}.lock", flags, 0o600)
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        except OSError:
+            if self.handle is not None:
+                os.close(self.handle)
+            self.handle = None  # other grader processes are then not excluded; this one still is
+
+    def release(self) -> None:
+        if self.handle is not None:
+            os.close(self.handle)  # closing drops the flock
+            self.handle = None
+        self.thread_lock.release()

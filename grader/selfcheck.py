@@ -1,0 +1,111 @@
+"""`grader check`: the students' own run of the public checks, before they submit.
+
+It grades only the rubric's `visible` items, on the same fixed public inputs as Gradescope, so
+a student sees here what Gradescope will show for those items. Hidden and after-due-date items
+are never graded here; for the written answers it only says whether the file parses and which
+expected keys are missing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from grader.errors import GraderError, StudentFileError
+
+if TYPE_CHECKING:
+    from grader.engine import GradeReport
+    from grader.rubric import Rubric
+    from grader.submission import Submission
+
+__all__ = ["run_check", "written_problems"]
+
+_FEEDBACK_LINES = 2
+_FEEDBACK_WIDTH = 100
+
+
+def run_check(path: Path, rubric_path: Path, out: TextIO) -> int:
+    """Check the submission at `path`; 0 whatever the score, 2 if the check cannot run."""
+    from grader.engine import GradeOptions, grade
+    from grader.paths import secret_paths
+    from grader.rubric import load_rubric
+    from grader.submission import open_submission
+
+    try:
+        rubric = load_rubric(rubric_path)
+        if not path.exists():
+            raise GraderError(f"{path}: no such folder or zip")
+        with tempfile.TemporaryDirectory(prefix="grader-check-") as workdir:
+            submission = open_submission(path, dict(rubric.files), Path(workdir))
+            options = GradeOptions(visible_only=True, secret_paths=secret_paths(rubric.path))
+            report = grade(submission, rubric, options)
+            written = written_problems(submission, rubric)
+    except GraderError as exc:
+        print(f"grader check: error: {exc}", file=out)
+        return 2
+    _print_report(report, written, out)
+    return 0
+
+
+def written_problems(submission: Submission, rubric: Rubric) -> list[str]:
+    """What is wrong with the written-answers file (absent, unparsable, missing keys), if anything.
+
+    Only the file's shape is checked: the answers themselves are graded after the due date.
+    """
+    from grader.yamlio import load_untrusted_yaml
+
+    path = submission.files.get("written")
+    if path is None:
+        return [submission.problems.get("written", "the written-answers file was not found.")]
+    try:
+        answers = load_untrusted_yaml(path)
+    except StudentFileError as exc:
+        return [f"{path.name} does not parse: {exc}"]
+    if not isinstance(answers, Mapping):
+        return [f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."]
+    keys = [item.answer for item in rubric.items_of("written") if item.answer]
+    missing = [key for key in keys if not _has(answers, key)]
+    return [f"{path.name} has no answer under: {', '.join(missing)}"] if missing else []
+
+
+def _has(data: Any, dotted: str) -> bool:
+    for key in dotted.split("."):
+        if not isinstance(data, Mapping) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def _first_lines(text: str) -> list[str]:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()][:_FEEDBACK_LINES]
+    width = _FEEDBACK_WIDTH
+    return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
+
+
+def _print_report(report: GradeReport, written: list[str], out: TextIO) -> None:
+    """The table of public items, the public total, the isolation layer and the written file."""
+    width = max([len("item"), *(len(r.item.id) for r in report.results)])
+    print(f"Public checks of {report.submission.root}\n", file=out)
+    print(f"{'item':<{width}}  {'points':>11}  result", file=out)
+    print("-" * (width + 28), file=out)
+    for result in report.results:
+        points = f"{result.score:g}/{result.max_score:g}"
+        verdict = "PASS" if result.passed else "FAIL"
+        print(f"{result.item.id:<{width}}  {points:>11}  {verdict}", file=out)
+        for line in _first_lines(result.feedback):
+            print(f"{'':<{width}}    {line}", file=out)
+    print("-" * (width + 28), file=out)
+    print(f"Public total: {report.score:g} of {report.max_score:g} points "
+          f"(hidden and after-due-date items are graded on Gradescope only)", file=out)
+    if report.output.strip():
+        print(f"\nNotes:\n{report.output.strip()}", file=out)
+    layer = report.isolation or "none (no notebook code was run)"
+    print(f"\nIsolation layer used for your notebook: {layer}", file=out)
+    written_name = report.rubric.files.get("written")
+    if written_name and not written:
+        print(f"Written answers: {written_name} parses and has every expected key "
+              "(graded on Gradescope after the due date).", file=out)
+    for problem in written if written_name else []:
+        print(f"Written answers: {problem}", file=out)

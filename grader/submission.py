@@ -1,0 +1,116 @@
+"""Finding a submission's files: folders, zips, nesting, case, duplicates.
+
+A submission is a folder or a zip; Gradescope may nest it one folder deep. File names are
+matched case-insensitively. A missing file costs only the items that need it; two candidates
+for one name is a clear message, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.errors import GraderError, StudentFileError
+from grader.gradescope.metadata import Submitter
+from grader.safezip import extract_zip, is_zip
+
+_SKIPPED = {"__macosx", ".ipynb_checkpoints", ".git", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submission's located files, or the reason each role has none."""
+
+    name: str
+    root: Path
+    files: Mapping[str, Path]
+    problems: Mapping[str, str]
+    notes: tuple[str, ...] = ()
+    submitters: tuple[Submitter, ...] = field(default_factory=tuple)
+
+    def all_files(self) -> list[Path]:
+        """The located files."""
+        return list(self.files.values())
+
+
+def _candidates(root: Path) -> list[Path]:
+    """Regular files at depth 0 and 1 below root (Gradescope may nest a submission once)."""
+    found: list[Path] = []
+    for depth0 in sorted(root.iterdir()):
+        if depth0.name.lower() in _SKIPPED or depth0.name.startswith("._") or depth0.is_symlink():
+            continue
+        if depth0.is_file():
+            found.append(depth0)
+        elif depth0.is_dir():
+            for depth1 in sorted(depth0.iterdir()):
+                if depth1.is_file() and not depth1.is_symlink() and not depth1.name.startswith("._"):
+                    found.append(depth1)
+    return found
+
+
+def _stem_pattern(file_name: str) -> re.Pattern[str]:
+    """Also accept `hw1_code_<uni>.ipynb`: the handout asks students to add their UNI."""
+    stem, dot, suffix = file_name.lower().rpartition(".")
+    return re.compile(re.escape(stem) + r"[_\- ][\w\-]+" + re.escape(dot + suffix) + "$")
+
+
+def locate_files(root: Path, wanted: Mapping[str, str]) -> tuple[dict[str, Path], dict[str, str], list[str]]:
+    """Map each role (written, notebook, weights) to its file under root, or to a problem."""
+    candidates = _candidates(root)
+    files: dict[str, Path] = {}
+    problems: dict[str, str] = {}
+    notes: list[str] = []
+    for role, file_name in wanted.items():
+        exact = [p for p in candidates if p.name.lower() == file_name.lower()]
+        if not exact:
+            pattern = _stem_pattern(file_name)
+            loose = [p for p in candidates if pattern.match(p.name.lower())]
+            if len(loose) == 1:
+                notes.append(f"Used {loose[0].name} as {file_name}.")
+                exact = loose
+        if len(exact) == 1:
+            files[role] = exact[0]
+        elif not exact:
+            problems[role] = f"{file_name} was not found in the submission."
+        else:
+            names = ", ".join(str(p.relative_to(root)) for p in exact)
+            problems[role] = (f"Found {len(exact)} files that could be {file_name} ({names}); "
+                              "submit exactly one.")
+    return files, problems, notes
+
+
+def open_submission(
+    path: Path, wanted: Mapping[str, str], workdir: Path, *, name: str | None = None,
+    submitters: Sequence[Submitter] = (),
+) -> Submission:
+    """Open a submission folder or zip (zips are extracted safely into workdir)."""
+    label = name or (path.stem if path.is_file() else path.name)
+    if path.is_file():
+        if not is_zip(path):
+            return Submission(label, path, {}, {role: f"{path.name} is neither a folder nor a zip." for role in wanted})
+        target = workdir / "unzipped"
+        target.mkdir(parents=True, exist_ok=True)
+        zip_notes: list[str] = []
+        try:
+            extract_zip(path, target, notes=zip_notes)
+        except StudentFileError as exc:
+            return Submission(label, path, {}, {role: f"The zip could not be opened: {exc}" for role in wanted})
+        path = target
+        files, problems, notes = locate_files(path, wanted)
+        return Submission(label, path, files, problems, tuple(zip_notes + notes), tuple(submitters))
+    if not path.is_dir():
+        raise GraderError(f"{path}: no such submission folder or zip")
+    files, problems, notes = locate_files(path, wanted)
+    return Submission(label, path, files, problems, tuple(notes), tuple(submitters))
+
+
+def looks_like_submission(path: Path, wanted: Mapping[str, str]) -> bool:
+    """Whether a folder holds a submission's files itself (rather than submissions)."""
+    if not path.is_dir():
+        return False
+    names = {p.name.lower() for p in path.iterdir() if p.is_file()}
+    return any(file_name.lower() in names for file_name in wanted.values()) or any(
+        _stem_pattern(file_name).match(n) for file_name in wanted.values() for n in names
+    )

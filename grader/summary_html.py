@@ -1,0 +1,115 @@
+"""summary.html: one self-contained page summarising a batch run for the course staff.
+
+No JavaScript and no external assets (it is opened from disk and mailed around): inline CSS, a
+histogram drawn as inline SVG. Submission and student names come from students and exports, so
+every one of them is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader.batch import BatchRow
+from grader.rubric import Rubric
+
+__all__ = ["histogram_svg", "write_summary"]
+
+BINS = 10
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0 2em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+caption { text-align: left; font-weight: bold; margin-bottom: 0.3em; }
+svg text { font-size: 11px; }
+"""
+
+
+def _mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+def histogram_svg(totals: Sequence[float], maximum: float, bins: int = BINS) -> str:
+    """An inline SVG bar chart of totals in `bins` equal bins over [0, maximum]."""
+    counts = [0] * bins
+    for total in totals:
+        index = int(total / maximum * bins) if maximum > 0 else 0
+        counts[min(max(index, 0), bins - 1)] += 1  # the top score falls in the last bin
+    width, height, bar, top = 40 * bins + 40, 200, 36, max([*counts, 1])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" '
+             f'role="img" aria-label="histogram of total scores">']
+    for i, count in enumerate(counts):
+        bar_height = round(height * count / top)
+        x, y = 20 + 40 * i, height - bar_height
+        low, high = maximum * i / bins, maximum * (i + 1) / bins
+        parts.append(f'<rect x="{x}" y="{y}" width="{bar}" height="{bar_height}" fill="#4a78b5">'
+                     f"<title>{low:g}-{high:g}: {count}</title></rect>")
+        parts.append(f'<text x="{x + bar / 2}" y="{y - 3}" text-anchor="middle">{count}</text>')
+        parts.append(f'<text x="{x + bar / 2}" y="{height + 15}" text-anchor="middle">'
+                     f"{low:g}</text>")
+    parts.append(f'<text x="{20 + 40 * bins}" y="{height + 15}" text-anchor="middle">'
+                 f"{maximum:g}</text>")
+    parts.append(f'<text x="20" y="{height + 35}">'
+                 f"total score (bins of {maximum / bins:g} points)</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _item_table(rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
+    lines = ["<table><caption>Per item</caption>",
+             "<tr><th>item</th><th>part</th><th>points</th><th>full marks</th><th>mean</th></tr>"]
+    for item in rubric.items:
+        scores = [row.item_scores.get(item.id, 0.0) for row in rows]
+        passed = sum(score >= item.points - 1e-9 for score in scores)
+        rate = 100 * passed / len(rows) if rows else 0.0
+        lines.append(f"<tr><td>{html.escape(item.id)}</td><td>{html.escape(item.part)}</td>"
+                     f"<td>{item.points:g}</td><td>{rate:.0f} %</td>"
+                     f"<td>{_mean(scores):.2f}</td></tr>")
+    lines.append("</table>")
+    return lines
+
+
+def _part_table(rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
+    manual = {m.part for m in rubric.manual}
+    lines = ["<table><caption>Per part</caption>",
+             "<tr><th>part</th><th>points</th><th>mean</th></tr>"]
+    for part, points in rubric.parts.items():
+        if part in manual:
+            continue
+        mean = _mean([row.part_scores.get(part, 0.0) for row in rows])
+        lines.append(f"<tr><td>{html.escape(part)}</td><td>{points:g}</td><td>{mean:.2f}</td></tr>")
+    lines.append("</table>")
+    return lines
+
+
+def _submission_table(rows: Sequence[BatchRow]) -> list[str]:
+    lines = ["<table><caption>Submissions</caption>",
+             "<tr><th>submission</th><th>submitters</th><th>total</th></tr>"]
+    for row in rows:
+        names = "; ".join(s.name for s in row.submitters)
+        lines.append(f"<tr><td>{html.escape(row.name)}</td><td>{html.escape(names)}</td>"
+                     f"<td>{row.total:g} / {row.max_total:g}</td></tr>")
+    lines.append("</table>")
+    return lines
+
+
+def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:
+    """Write the batch summary page: item pass rates and means, part means, score histogram."""
+    totals = [row.total for row in rows]
+    title = html.escape(f"{rubric.title}: {len(rows)} submission{'s' if len(rows) != 1 else ''}")
+    body = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{title}</h1>",
+        f"<p>Mean total {_mean(totals):.2f} of {rubric.autograded_points:g} autograded points"
+        + (f", median {statistics.median(totals):g}" if totals else "") + ".</p>",
+        histogram_svg(totals, rubric.autograded_points),
+        *_part_table(rows, rubric), *_item_table(rows, rubric), *_submission_table(rows),
+        "</body></html>",
+    ]
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text("\n".join(body) + "\n", encoding="utf-8")
+    temp.replace(path)

@@ -1,0 +1,136 @@
+"""Safe YAML loading that remembers where each key was written.
+
+Used for the instructor's rubric (so an error names file, key and line) and for students'
+answer files (hostile input: safe constructors only, no aliases, bounded size and depth).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grader.errors import StudentFileError
+
+
+class LineDict(dict):  # type: ignore[type-arg,unused-ignore]
+    """A mapping loaded from YAML that knows the line of each of its keys."""
+
+    line: int = 0
+    lines: dict[object, int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines = {}
+
+    def line_of(self, key: object) -> int:
+        """The 1-based line where `key` was written, else the mapping's own line."""
+        return self.lines.get(key, self.line)
+
+
+class LineList(list):  # type: ignore[type-arg,unused-ignore]
+    """A sequence loaded from YAML that knows its line."""
+
+    line: int = 0
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping that names one key twice: YAML would silently keep the last one."""
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader building LineDict/LineList and refusing duplicate keys."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    mapping = LineDict()
+    mapping.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark
+            )
+        if key in mapping:
+            raise DuplicateKeyError(
+                f"line {key_node.start_mark.line + 1}: the key {key!r} appears twice "
+                f"(first on line {mapping.lines[key]})"
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = key_node.start_mark.line + 1
+    return mapping
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    sequence = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    sequence.line = node.start_mark.line + 1
+    return sequence
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _check_events(text: str, max_depth: int) -> None:
+    """Refuse aliases (the 'billion laughs' bomb) and deep nesting before building anything."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise StudentFileError(
+                f"line {line}: YAML aliases (*name) are not allowed; "
+                "write the value out in full."
+            )
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > max_depth:
+                raise StudentFileError(
+                    f"line {line}: nested more than {max_depth} levels deep."
+                )
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def parse_yaml_text(text: str) -> Any:
+    """Parse trusted-shape YAML text with line tracking (SafeLoader semantics)."""
+    return yaml.load(text, Loader=_LineLoader)  # _LineLoader is a SafeLoader
+
+
+def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int = 20) -> Any:
+    """Load a student's YAML file or raise StudentFileError with a message for the student."""
+    name = path.name
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise StudentFileError(f"{name} is {size:,} bytes; the limit is {max_bytes:,}.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StudentFileError(f"{name} is not UTF-8 text (byte {exc.start}).") from None
+    if "\x00" in text:
+        raise StudentFileError(f"{name} contains a NUL byte; save it as plain text.")
+    try:
+        _check_events(text, max_depth)
+        return parse_yaml_text(text)
+    except StudentFileError as exc:
+        raise StudentFileError(f"{name}: {exc}") from None
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        if exc.problem and "tag" in exc.problem:
+            raise StudentFileError(
+                f"{name}, {where}: uses a YAML tag ({exc.problem.split('tag')[-1].strip()}) "
+                "that is not allowed; write plain numbers, lists and strings."
+            ) from None
+        raise StudentFileError(f"{name}, {where}: {exc.problem}") from None
+    except DuplicateKeyError as exc:
+        raise StudentFileError(f"{name}, {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise StudentFileError(f"{name} is not valid YAML ({where}: {problem}).") from None
+    except RecursionError:
+        raise StudentFileError(f"{name} is nested too deeply.") from None

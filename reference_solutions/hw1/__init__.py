@@ -1,0 +1,1 @@
+"""Homework 1 references: the notebook solution, computed written answers and their proofs."""
