@@ -1,9 +1,14 @@
-"""`grader check`: the students' own run of the public checks, before they submit.
+"""`grader check`: the public checks of a submission, for instructors and TAs with the repository.
 
 It grades only the rubric's `visible` items, on the same fixed public inputs as Gradescope, so
-a student sees here what Gradescope will show for those items. Hidden and after-due-date items
-are never graded here; for the written answers it only says whether the file parses and which
-expected keys are missing.
+it shows what Gradescope will show for those items. Hidden and after-due-date items are never
+graded here; for the written answers it only says whether the file parses and which expected
+keys are missing.
+
+Students do not use this command: it runs the full engine, which imports the reference
+solutions to compute expected values, so the grader package must never be handed out. Students
+run the kit's own checker instead (`python check.py` in the folder `grader build-student-kit`
+writes; see `grader.student_kit`), which prints the same table from stored expected outputs.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from grader.errors import GraderError, StudentFileError
+from grader.kit.report import Row, print_report
 
 if TYPE_CHECKING:
     from grader.engine import GradeReport
@@ -21,9 +27,6 @@ if TYPE_CHECKING:
     from grader.submission import Submission
 
 __all__ = ["run_check", "written_problems"]
-
-_FEEDBACK_LINES = 2
-_FEEDBACK_WIDTH = 100
 
 
 def run_check(path: Path, rubric_path: Path, out: TextIO) -> int:
@@ -78,34 +81,9 @@ def _has(data: Any, dotted: str) -> bool:
     return True
 
 
-def _first_lines(text: str) -> list[str]:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()][:_FEEDBACK_LINES]
-    width = _FEEDBACK_WIDTH
-    return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
-
-
 def _print_report(report: GradeReport, written: list[str], out: TextIO) -> None:
     """The table of public items, the public total, the isolation layer and the written file."""
-    width = max([len("item"), *(len(r.item.id) for r in report.results)])
-    print(f"Public checks of {report.submission.root}\n", file=out)
-    print(f"{'item':<{width}}  {'points':>11}  result", file=out)
-    print("-" * (width + 28), file=out)
-    for result in report.results:
-        points = f"{result.score:g}/{result.max_score:g}"
-        verdict = "PASS" if result.passed else "FAIL"
-        print(f"{result.item.id:<{width}}  {points:>11}  {verdict}", file=out)
-        for line in _first_lines(result.feedback):
-            print(f"{'':<{width}}    {line}", file=out)
-    print("-" * (width + 28), file=out)
-    print(f"Public total: {report.score:g} of {report.max_score:g} points "
-          f"(hidden and after-due-date items are graded on Gradescope only)", file=out)
-    if report.output.strip():
-        print(f"\nNotes:\n{report.output.strip()}", file=out)
-    layer = report.isolation or "none (no notebook code was run)"
-    print(f"\nIsolation layer used for your notebook: {layer}", file=out)
-    written_name = report.rubric.files.get("written")
-    if written_name and not written:
-        print(f"Written answers: {written_name} parses and has every expected key "
-              "(graded on Gradescope after the due date).", file=out)
-    for problem in written if written_name else []:
-        print(f"Written answers: {problem}", file=out)
+    rows = [Row(r.item.id, r.score, r.max_score, r.passed, r.feedback) for r in report.results]
+    print_report(out, root=str(report.submission.root), rows=rows, notes=report.output,
+                 layer=report.isolation, written_name=report.rubric.files.get("written"),
+                 written_problems=written)

@@ -57,9 +57,27 @@ def need(layer: str) -> None:
                     f"({isolation._unavailable_reason(layer)})")
 
 
-def sandbox_uid() -> int | None:
-    """The uid student code runs as when the grader is root (namespaces and uid layers)."""
-    return isolation.sandbox_ids()[0] if os.geteuid() == 0 else None
+SESSION_UID = 2_000_000_123
+
+
+@pytest.fixture
+def fixed_session_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known uid for namespaced sessions (each otherwise gets a random one of its own)."""
+    monkeypatch.setattr(isolation, "session_ids", lambda: (SESSION_UID, SESSION_UID))
+
+
+def processes_left(layer: str) -> list[int]:
+    """Processes of the session's uid still alive after it.
+
+    The uid layer's lock is held meanwhile, so no other grader's session (another developer's
+    tests on this machine) runs as that uid during the look.
+    """
+    uid = SESSION_UID if layer == "namespaces" else isolation.sandbox_ids()[0]
+    lock = isolation._UidLock(uid)
+    try:
+        return isolation._pids_of(uid, zombies=False)
+    finally:
+        lock.release()
 
 
 @pytest.fixture
@@ -308,37 +326,36 @@ def test_memory_bombs_are_reported_and_the_notebook_goes_on() -> None:
 
 # ---------------------------------------------------------------- processes left behind
 
-def _processes_of(uid: int) -> list[int]:
-    return isolation._pids_of(uid, zombies=False)
-
-
 @pytest.mark.parametrize("layer", ["namespaces", "uid"])
-def test_fork_bomb_is_bounded_and_gone_after_the_session(layer: str) -> None:
+def test_fork_bomb_is_bounded_and_gone_after_the_session(layer: str,
+                                                         fixed_session_uid: None) -> None:
     need(layer)
-    uid = sandbox_uid()
-    if uid is None or _processes_of(uid):
-        pytest.skip("needs root and no other process of the sandbox uid")
+    if os.geteuid() != 0:
+        pytest.skip("the process limit is checked as root, where the child switches uid")
     bomb = ("import os\nwhile True:\n    try:\n        os.fork()\n"
             "    except OSError:\n        pass\n")
     report = run([bomb, DEFINE_F], [Call("f", "f")], layer=layer, cell_timeout=1.0)
     assert report.cells[0].status == "timeout" and report.calls["f"].value == 42
-    assert _processes_of(uid) == []
+    assert processes_left(layer) == []
 
 
 @pytest.mark.parametrize("layer", ["namespaces", "uid"])
-def test_double_forking_daemon_does_not_survive(layer: str, shared_dir: Path) -> None:
+def test_double_forking_daemon_does_not_survive(layer: str, shared_dir: Path,
+                                                fixed_session_uid: None) -> None:
     need(layer)
-    uid = sandbox_uid()
-    sentinel = shared_dir / "sentinel"
+    go, sentinel = shared_dir / "go", shared_dir / "sentinel"
+    # The daemon acts only once the session is over and the test says so: no race with the
+    # session's own speed (the machine may be busy with other tests).
     daemon = (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-              f"        time.sleep(0.8)\n        open({str(sentinel)!r}, 'w').write('alive')\n"
-              f"        time.sleep(60)\n    os._exit(0)\n")
+              f"        while not os.path.exists({str(go)!r}):\n            time.sleep(0.02)\n"
+              f"        open({str(sentinel)!r}, 'w').write('alive')\n    os._exit(0)\n")
     report = run([daemon, DEFINE_F], [Call("f", "f")], layer=layer)
     assert report.calls["f"].value == 42
-    time.sleep(1.2)
+    go.touch()
+    time.sleep(0.5)
     assert not sentinel.exists()
-    if uid is not None:
-        assert _processes_of(uid) == []
+    if os.geteuid() == 0:
+        assert processes_left(layer) == []
 
 
 # ---------------------------------------------------------------- secrets and network
@@ -499,6 +516,7 @@ def test_wire_round_trip_of_plain_data() -> None:
 # ---------------------------------------------------------------- choosing a layer
 
 def test_layer_override_by_argument_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADER_ISOLATION", raising=False)
     assert "rlimits" in LAYERS and choose_layer() == LAYERS[0]
     monkeypatch.setenv("GRADER_ISOLATION", "rlimits")
     report = run([DEFINE_F], [Call("f", "f")])

@@ -1,26 +1,39 @@
-"""The student kit: what it holds, and that nothing in it helps with a hidden item."""
+"""The student kit: what it holds, that nothing in it helps with a hidden item, and that its
+own checker runs where neither the grader nor the reference solutions can be imported."""
 
 from __future__ import annotations
 
+import ast
+import base64
+import importlib.util
 import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import RUBRIC, SAMPLES
+from conftest import ROOT, RUBRIC, SAMPLES
 
+from grader.cli import main as grader_main
+from grader.errors import GraderError
 from grader.rubric import Rubric
-from grader.student_kit import WITHHELD, build_student_kit
+from grader.student_kit import WITHHELD, _check_imports, _rewrite, build_student_kit
 from grader.yamlio import load_untrusted_yaml
 from reference_solutions.hw1 import hw1_code
 
 SALT = "kit-test-private-salt-5f1c9e"
+PACKAGE = "hw1check"
+KIT_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The kit's files by name, built while the private salt cannot be read at all."""
+def kit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The kit, built while the private salt cannot be read at all, in a folder outside the repo."""
     import grader.seeds
 
     def no_salt() -> tuple[str, bool]:
@@ -30,14 +43,29 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         patch.setenv("GRADER_SALT", SALT)
         patch.setattr(grader.seeds, "private_salt", no_salt)
         out = tmp_path_factory.mktemp("kit")
-        paths = build_student_kit(out, RUBRIC)
-    return {path.name: path.read_text(encoding="utf-8") for path in paths}
+        build_student_kit(out, RUBRIC)
+    assert not out.resolve().is_relative_to(ROOT)
+    return out
 
 
-def test_kit_has_the_four_files(kit: dict[str, str]) -> None:
-    """Notebook template, written template, public checks, README."""
-    assert set(kit) == {"hw1_code.ipynb", "hw1_written.yaml", "public_checks.json", "README.md"}
-    assert "grader check" in kit["README.md"]
+@pytest.fixture(scope="module")
+def kit(kit_dir: Path) -> dict[str, str]:
+    """Every file of the kit, by its path relative to the kit's folder."""
+    # Running the checker may leave bytecode caches in the kit; they are not part of it.
+    return {path.relative_to(kit_dir).as_posix(): path.read_text(encoding="utf-8")
+            for path in sorted(kit_dir.rglob("*")) if path.is_file() and "__pycache__" not in path.parts}
+
+
+def test_kit_has_its_files(kit: dict[str, str], kit_dir: Path) -> None:
+    """Notebook and written templates, public checks, README, the checker and its package."""
+    top = {name for name in kit if "/" not in name}
+    assert top == {"hw1_code.ipynb", "hw1_written.yaml", "public_checks.json", "README.md", "check.py"}
+    for name in ("checker.py", "report.py", "kit.json", "sandbox/child.py", "sandbox/session.py",
+                 "sandbox/isolation.py", "sandbox/wire.py", "notebook.py", "checks/arrays.py"):
+        assert f"{PACKAGE}/{name}" in kit, name
+    assert "python check.py" in kit["README.md"]
+    assert "grader check" not in kit["README.md"]
+    assert "ESTIMATE" in kit["README.md"]
 
 
 def test_notebook_is_the_template(kit: dict[str, str]) -> None:
@@ -50,8 +78,9 @@ def test_notebook_is_the_template(kit: dict[str, str]) -> None:
 def test_kit_holds_no_solution_code(kit: dict[str, str]) -> None:
     """No solution marker, nor any solution line over 25 chars that the template lacks."""
     template = kit["hw1_code.ipynb"]
-    text = "\n".join(kit.values())
+    text = "\n".join(kit.values())  # every file of the kit, the checker's code included
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert "reference_solutions" not in text
     inside, solution_lines = False, []
     for line in Path(hw1_code.__file__).read_text(encoding="utf-8").splitlines():
         if line.strip() == "# BEGIN SOLUTION":
@@ -94,7 +123,7 @@ def test_public_checks_cover_only_visible_notebook_items(
 
 
 def test_kit_reveals_no_hidden_item(kit: dict[str, str], rubric: Rubric) -> None:
-    """No hidden id, no salt, and the hidden kth_largest_params answers are withheld."""
+    """No hidden id (in any file), no salt, and the hidden kth_largest_params answers are withheld."""
     text = "\n".join(kit.values())
     for item in rubric.items:
         if item.visibility == "hidden":
@@ -105,9 +134,28 @@ def test_kit_reveals_no_hidden_item(kit: dict[str, str], rubric: Rubric) -> None
     )
     assert all(case["args"][0] == WITHHELD for case in forward["cases"])
     lists = list(_lists(json.loads(kit["public_checks.json"])))
+    arrays = [array for name in kit if name.endswith(".json") for array in _wire_arrays(json.loads(kit[name]))]
+    assert arrays, "the kit's calls should hold wire-encoded arrays"
     for k in range(1, 5):
         params: dict[str, Any] = hw1_code.kth_largest_params(k)
         assert np.asarray(params["W1"]).tolist() not in lists
+        for key in ("W1", "w2"):
+            hidden = np.asarray(params[key])
+            assert not any(a.shape == hidden.shape and np.array_equal(a, hidden) for a in arrays), (k, key)
+
+
+def _wire_arrays(value: Any) -> Iterator[np.ndarray]:
+    """Every array in the sandbox's wire format (base64 of its bytes) inside a JSON value."""
+    if isinstance(value, dict):
+        body = value.get("$array")
+        if isinstance(body, dict) and set(body) == {"dtype", "shape", "data"}:
+            raw = base64.b64decode(body["data"])
+            yield np.frombuffer(raw, dtype=np.dtype(body["dtype"])).reshape(body["shape"])
+        for child in value.values():
+            yield from _wire_arrays(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _wire_arrays(child)
 
 
 def _lists(value: Any) -> Any:
@@ -119,3 +167,217 @@ def _lists(value: Any) -> Any:
     elif isinstance(value, dict):
         for child in value.values():
             yield from _lists(child)
+
+
+# ---------------------------------------------------------------- the checker's data and code
+
+def test_public_calls_are_lossless(kit: dict[str, str]) -> None:
+    """The checker's arguments and expected outputs keep every bit: -0.0, denormals, dtypes."""
+    step = next(c for c in json.loads(kit["public_checks.json"]) if c["id"] == "p1_step")
+    first = step["cases"][0]["call"]
+    edges = next(_wire_arrays(first["args"]))
+    assert edges.dtype == np.float64 and 5e-324 in edges
+    assert np.signbit(edges[edges == 0]).tolist() == [True, False]
+    expected = next(_wire_arrays(first["expected"]))
+    assert expected.tobytes() == hw1_code.step(edges).tobytes()
+    assert step["tolerance"] == {"rtol": 0.0, "atol": 0.0}
+
+
+def test_checker_semantics_are_data(kit: dict[str, str]) -> None:
+    """Tolerances per item; select, return_args and unchanged inputs per call; stand-ins public."""
+    checks = {c["id"]: c for c in json.loads(kit["public_checks.json"])}
+    assert checks["p3_quadratic_hessian"]["tolerance"] == {"rtol": 1e-6, "atol": 1e-8}
+    assert all(case["call"]["select"] == 0 for case in checks["p4_loss"]["cases"])
+    grad = checks["p2_numerical_grad"]["cases"][0]["call"]
+    assert grad["return_args"] and grad["unchanged"] == [[1, "x"]]
+    assert grad["args"][0] == {"$fn": "lambda x: float(np.sum(np.sin(x) * x**2))"}
+    sgd = checks["p4_sgd_step"]
+    assert sgd["tolerance"] == {"rtol": 1e-9, "atol": 1e-12}
+    assert all(case["call"]["unchanged"] == [[0, "params"], [1, "grads"]] for case in sgd["cases"])
+    for k, case in zip(range(1, 5), checks["p1_hardcoded_forward"]["cases"], strict=True):
+        stand_in = case["call"]["args"][0]["$dict"]
+        assert [key for key, _ in stand_in] == list(hw1_code.kth_largest_params(k))
+
+
+def test_kit_code_imports_only_itself_numpy_yaml_and_stdlib(kit: dict[str, str]) -> None:
+    """No module of the kit imports grader or reference_solutions, even under TYPE_CHECKING."""
+    allowed = set(sys.stdlib_module_names) | {"numpy", "yaml", "safetensors", PACKAGE}
+    for name, text in kit.items():
+        if name.endswith(".py"):
+            for node in ast.walk(ast.parse(text, name)):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+                    for module in modules:
+                        assert module and module.split(".")[0] in allowed, (name, module)
+
+
+def test_rewrite_and_import_check() -> None:
+    """Imports of copied modules are rewritten; one of a module not copied stops the build."""
+    source = "from grader.kit.checker import main\n    from grader.sandbox import wire\nimport graderx\n"
+    assert _rewrite(source, PACKAGE) == (
+        f"from {PACKAGE}.checker import main\n    from {PACKAGE}.sandbox import wire\nimport graderx\n")
+    copied = {f"{PACKAGE}/sandbox/__init__.py": "", f"{PACKAGE}/sandbox/wire.py": "import numpy\n"}
+    _check_imports({**copied, f"{PACKAGE}/a.py": f"from {PACKAGE}.sandbox import wire\n"}, PACKAGE)
+    for bad in (f"from {PACKAGE}.paths import secret_paths\n", "import reference_solutions\n",
+                "from grader.engine import grade\n", "from . import wire\n"):
+        with pytest.raises(GraderError):
+            _check_imports({**copied, f"{PACKAGE}/a.py": bad}, PACKAGE)
+
+
+# ---------------------------------------------------------------- the checker, run as a student would
+
+class CleanPython:
+    """A Python where only numpy and PyYAML are importable: no grader, no reference solutions.
+
+    `-S` skips site-packages and its .pth files (which is how the editable install of the grader
+    is found); PYTHONPATH names a folder holding only links to numpy and yaml.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        site = folder / "site"
+        site.mkdir()
+        for name in ("numpy", "yaml"):
+            spec = importlib.util.find_spec(name)
+            assert spec is not None and spec.submodule_search_locations
+            package = Path(next(iter(spec.submodule_search_locations))).resolve()
+            for source in (package, package.parent / f"{name}.libs"):
+                if source.exists():
+                    try:
+                        (site / source.name).symlink_to(source, target_is_directory=True)
+                    except OSError:
+                        shutil.copytree(source, site / source.name)
+        home = folder / "home"
+        home.mkdir()
+        self.env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site), "HOME": str(home),
+                    "PYTHONNOUSERSITE": "1", "PYTHONIOENCODING": "utf-8",
+                    "PYTHONDONTWRITEBYTECODE": "1"}
+        if os.name == "nt":
+            self.env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
+
+    def run(self, *args: str, cwd: Path, isolation: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`python -S ARGS` in `cwd`, optionally forcing the sandbox's isolation layer."""
+        env = dict(self.env, **({"GRADER_ISOLATION": isolation} if isolation else {}))
+        return subprocess.run([sys.executable, "-S", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, encoding="utf-8", timeout=KIT_TIMEOUT, check=False)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> CleanPython:
+    """The student's laptop: numpy and PyYAML only."""
+    return CleanPython(tmp_path_factory.mktemp("laptop"))
+
+
+def _sample(name: str, tmp_path: Path) -> Path:
+    """A copy of a sample submission, outside the repository."""
+    return Path(shutil.copytree(SAMPLES / name, tmp_path / name))
+
+
+def _rows(out: str) -> dict[str, str]:
+    """The table's item lines (between its two rules), by item id."""
+    lines = out.splitlines()
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"-"}]
+    assert len(rules) == 2, out
+    table = lines[rules[0] + 1:rules[1]]
+    return {line.split()[0]: line for line in table if not line.startswith(" ")}
+
+
+def test_clean_python_has_no_grader(clean: CleanPython, kit_dir: Path) -> None:
+    """Where the checker runs, numpy and yaml import; grader and reference_solutions do not."""
+    assert clean.run("-c", "import numpy, yaml", cwd=kit_dir).returncode == 0
+    for module in ("grader", "reference_solutions"):
+        result = clean.run("-c", f"import {module}", cwd=kit_dir)
+        assert result.returncode != 0 and f"No module named '{module}'" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("isolation", ["rlimits", None])
+def test_kit_check_reference_earns_every_public_point(
+    isolation: str | None, clean: CleanPython, kit_dir: Path, rubric: Rubric, tmp_path: Path
+) -> None:
+    """Every public item passes; p5 is an estimate; rlimits (a laptop's layer) says so."""
+    result = clean.run("check.py", str(_sample("reference", tmp_path)), cwd=kit_dir, isolation=isolation)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    visible = [item for item in rubric.items if item.visibility == "visible"]
+    rows = _rows(out)
+    assert list(rows) == [item.id for item in visible]
+    for item in visible:
+        assert f" {item.points:g}/{item.points:g}  PASS" in rows[item.id], out
+    assert "PASS (estimate)" in rows["p5_accuracy"]
+    assert f"Public total: {sum(i.points for i in visible):g} of {sum(i.points for i in visible):g} points" in out
+    assert "parses and has every expected key" in out
+    if isolation == "rlimits":
+        assert "Isolation layer used for your notebook: rlimits" in out
+        assert "WITHOUT isolation" in out
+    else:
+        assert "Isolation layer used for your notebook: " in out
+
+
+def test_kit_check_template_scores_zero(clean: CleanPython, kit_dir: Path, rubric: Rubric) -> None:
+    """The handed-out kit itself, checked from its folder with no PATH: 0 public points, exit 0."""
+    result = clean.run("check.py", cwd=kit_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    public = sum(item.points for item in rubric.items if item.visibility == "visible")
+    assert f"Public total: 0 of {public:g} points" in result.stdout
+    assert all("FAIL" in row for row in _rows(result.stdout).values())
+    assert "raised an error" in result.stdout
+    assert "hw1_weights.npz was not found" in result.stdout
+    assert "hw1_written.yaml parses and has every expected key" in result.stdout
+
+
+def test_kit_check_inplace_sgd_fails_like_grader_check(
+    clean: CleanPython, kit_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An in-place sgd_step loses half of p4_sgd_step, with the same feedback as `grader check`."""
+    sample = _sample("inplace_sgd", tmp_path)
+    result = clean.run("check.py", str(sample), cwd=kit_dir, isolation="rlimits")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1.5/3  FAIL" in _rows(result.stdout)["p4_sgd_step"]
+    assert "sgd_step changed its inputs (params['W1']" in result.stdout
+    assert grader_main(["check", str(sample), "--rubric", str(RUBRIC)]) == 0
+    staff = capsys.readouterr().out
+    assert _block(staff, "p4_sgd_step") == _block(result.stdout, "p4_sgd_step")
+
+
+def test_kit_check_weights_problems(clean: CleanPython, kit_dir: Path, tmp_path: Path) -> None:
+    """A weights file with transposed arrays: p5 scores 0 and says why, before any estimate."""
+    result = clean.run("check.py", str(_sample("transposed_weights", tmp_path)), cwd=kit_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0/25  FAIL (estimate)" in _rows(result.stdout)["p5_accuracy"]
+    assert "hw1_weights.npz: W1 has shape (128, 4); expected (4, H)." in result.stdout
+
+
+def test_kit_check_cannot_run_exits_two(clean: CleanPython, kit_dir: Path, tmp_path: Path) -> None:
+    """A wrong path: a message and exit status 2."""
+    result = clean.run("check.py", str(tmp_path / "no-such-folder"), cwd=kit_dir)
+    assert result.returncode == 2
+    assert "error" in result.stdout and "no such folder" in result.stdout
+
+
+def _block(out: str, item_id: str) -> list[str]:
+    """An item's line of the table and its feedback lines."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{item_id} "))
+    end = start + 1
+    while end < len(lines) and lines[end].startswith(" "):
+        end += 1
+    return lines[start:end]
+
+
+_WITHOUT_WAITID = """\
+import os, runpy, sys
+# macOS before Python 3.13 has neither os.waitid nor os.pidfd_open.
+del os.waitid, os.pidfd_open
+sys.argv = ["check.py", *sys.argv[1:]]
+runpy.run_path("check.py", run_name="__main__")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="emulates macOS by removing Linux calls")
+@pytest.mark.xfail(reason="grader/sandbox/session.py calls os.waitid, which macOS lacks before "
+                   "Python 3.13; the sandbox's owner is to fall back to Popen.poll()", strict=False)
+def test_kit_check_runs_without_waitid(clean: CleanPython, kit_dir: Path, tmp_path: Path) -> None:
+    """A macOS laptop's Python: the checker still runs (under rlimits) and prints the table."""
+    result = clean.run("-c", _WITHOUT_WAITID, str(_sample("inplace_sgd", tmp_path)), cwd=kit_dir,
+                       isolation="rlimits")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1.5/3  FAIL" in _rows(result.stdout)["p4_sgd_step"]

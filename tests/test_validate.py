@@ -38,7 +38,7 @@ def test_validate_fails_when_a_reference_is_broken(monkeypatch: pytest.MonkeyPat
     from reference_solutions.hw1 import written
 
     # A wrong Hessian reference (the seed key's mistake): the proofs and the reference sample both catch it.
-    monkeypatch.setattr(written, "hessian", lambda v, x=None: np.outer([3.0, 1.0, 4.0], [3.0, 1.0, 4.0]))
+    monkeypatch.setattr(written, "hessian", lambda v=None, x=None: np.outer([3.0, 1.0, 4.0], [3.0, 1.0, 4.0]))
     engine._written_reference.cache_clear()
     try:
         report = validate_rubric(RUBRIC)

@@ -29,7 +29,8 @@ def validate_weights(arrays: dict[str, np.ndarray], input_dim: int, classes: int
             return f"{key} has dtype {array.dtype}; expected floating-point numbers."
     W1 = arrays["W1"]
     if W1.ndim != 2 or W1.shape[0] != input_dim:
-        return f"W1 has shape {W1.shape}; expected ({input_dim}, H)."
+        hint = " (transposed? W1 is (D, H): inputs times weights)" if W1.ndim == 2 and W1.shape[1] == input_dim else ""
+        return f"W1 has shape {W1.shape}; expected ({input_dim}, H){hint}."
     hidden = W1.shape[1]
     if not 1 <= hidden <= max_hidden:
         return f"H = {hidden}; it must be between 1 and {max_hidden}."

@@ -34,6 +34,11 @@ _RLIMITS = {"AS": "RLIMIT_AS", "CPU": "RLIMIT_CPU", "NOFILE": "RLIMIT_NOFILE",
             "NPROC": "RLIMIT_NPROC", "FSIZE": "RLIMIT_FSIZE", "CORE": "RLIMIT_CORE"}
 
 
+
+def _is_tagged(obj, tags):
+    """Whether a grader-sent argument is one of the tagged non-data forms."""
+    return type(obj) is dict and any(tag in obj for tag in tags)
+
 class TimeLimitExceeded(BaseException):
     """Raised in student code when its time is up (BaseException: `except Exception` misses it)."""
 
@@ -173,6 +178,7 @@ class _Harness:
             self.cells[name] = (len(source), None, source.splitlines(True), name)
             linecache.cache[name] = self.cells[name]
             status, message = "ok", ""
+            self.capture.reset()
             try:
                 try:
                     code = compile(source, name, "exec")
@@ -244,9 +250,11 @@ class _Harness:
             value = self.select(name, result, call["select"])
             reply["value"] = self.encode_value(value, f"`{name}` returned ")
             if call["return_args"]:
+                # Grader-made functions and earlier results are not data to send back.
                 reply["args_after"] = [
-                    self.encode_value(a, f"after `{name}` ran, argument {i + 1} is ")
-                    for i, a in enumerate(args)]
+                    None if _is_tagged(raw, ("$fn", "$ref"))
+                    else self.encode_value(a, f"after `{name}` ran, argument {i + 1} is ")
+                    for i, (raw, a) in enumerate(zip(call["args"], args))]
         finally:
             self.disarm()
 
@@ -430,6 +438,7 @@ def _drop_privileges(uid, gid):
 
 
 def main():
+    """Read the request, confine this process, then run the cells and the calls."""
     request = json.loads(sys.stdin.buffer.read())
     # The protocol keeps the original stdout; fd 1 now joins fd 2, so stray writes never reach it.
     proto = os.dup(1)

@@ -36,22 +36,22 @@ def to_python(source: str) -> Transformed:
         magic = lines[first].strip()[2:].split(maxsplit=1)
         name = magic[0] if magic else ""
         if name not in _KEEP_BODY_CELL_MAGICS:
-            return Transformed("", (f"a `%%{name}` cell is not run by the grader",), dropped=True)
+            return Transformed("", (f"`%%{name}` cells are not run by the grader",), dropped=True)
         lines[first] = ""
     notes: list[str] = []
     starts = _logical_line_starts(lines)
     for i, line in enumerate(lines):
         if not starts[i]:
             continue
-        new, note = _transform_line(line)
+        new, note = _transform_line(line, i + 1)
         if new is not None:
             lines[i] = new
             if note:
-                notes.append(f"line {i + 1}: {note}")
+                notes.append(note)
     return Transformed("\n".join(lines), tuple(notes))
 
 
-def _transform_line(line: str) -> tuple[str | None, str]:
+def _transform_line(line: str, number: int) -> tuple[str | None, str]:
     """The replacement of one logical line and a note, or (None, "") to leave it alone."""
     body = line.lstrip()
     indent = line[: len(line) - len(body)]
@@ -59,20 +59,21 @@ def _transform_line(line: str) -> tuple[str | None, str]:
     if not stripped:
         return None, ""
     shown = stripped if len(stripped) <= 60 else stripped[:57] + "..."
+    shown = f"`{shown}` on line {number}"
     if stripped.startswith("!"):
-        return indent + "pass", f"`{shown}` was not run (no shell commands run in the grader)"
+        return indent + "pass", f"{shown} was not run (no shell commands run in the grader)"
     if stripped.startswith("%"):
         name, _, rest = stripped[1:].partition(" ")
         if name == "time" and rest.strip():
             return indent + rest.strip(), ""
         if name in ("matplotlib", "load_ext", "autoreload", "config", "precision"):
             return indent + "pass", ""
-        return indent + "pass", f"`{shown}` was not run"
+        return indent + "pass", f"{shown} was not run"
     assign = _MAGIC_ASSIGN.match(stripped)
     if assign:
         value = "[]" if assign["kind"] == "!" else "None"
         return (f"{indent}{assign['target']} = {value}",
-                f"`{shown}` was not run; `{assign['target']}` was set to {value}")
+                f"{shown} was not run; `{assign['target']}` was set to {value}")
     if "?" in stripped and _HELP.match(stripped):
         return indent + "pass", ""
     return None, ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import secrets
 import shutil
 import signal
 import site
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 LAYERS = ("namespaces", "uid", "rlimits")
 ENV_LAYER = "GRADER_ISOLATION"
 ENV_USER = "GRADER_SANDBOX_USER"  # name or number of the unprivileged user (default: nobody)
+SESSION_UIDS = range(2_000_000_000, 3_000_000_000)  # unnamed uids, one per namespaced session
 SANDBOX_WORKDIR = "/submission"
 SANDBOX_PACKAGES = "/pkgs"
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
@@ -99,7 +101,8 @@ def _unavailable_reason(layer: str) -> str | None:
         return "it needs the grader to run as root (to switch the child to another user)"
     if layer != "rlimits":
         try:
-            sandbox_ids()  # as root, both layers switch the child to this user
+            # As root, both layers switch the child to an unprivileged user.
+            session_ids() if layer == "namespaces" else sandbox_ids()
         except IsolationError as exc:
             return str(exc)
     return None
@@ -119,6 +122,24 @@ def sandbox_ids() -> tuple[int, int]:
     if entry.pw_uid == 0 or entry.pw_gid == 0:
         raise IsolationError(f"user {name!r} is root; student code must run unprivileged")
     return entry.pw_uid, entry.pw_gid
+
+
+def session_ids() -> tuple[int, int]:
+    """Namespaces layer as root: a uid and gid for this session alone, when all uids are mapped.
+
+    The kernel counts the process limit per uid, so a uid of its own gives each session its own
+    count, and no other session's cleanup (the uid layer kills every process of its uid) can
+    reach it. Where the user namespace maps fewer uids, the configured sandbox user is used.
+    """
+    try:
+        with open("/proc/self/uid_map") as handle:
+            first = handle.readline().split()
+    except OSError:
+        first = []
+    if first == ["0", "0", "4294967295"]:
+        uid = SESSION_UIDS.start + secrets.randbelow(len(SESSION_UIDS))
+        return uid, uid
+    return sandbox_ids()
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,7 +175,11 @@ class Sandbox:
         self.submission_dir = submission_dir
         self.notices: list[str] = []
         self.root_user = os.name == "posix" and os.geteuid() == 0
-        self.ids = sandbox_ids() if self.root_user and layer in ("namespaces", "uid") else None
+        self.ids: tuple[int, int] | None = None
+        if self.root_user and layer == "uid":
+            self.ids = sandbox_ids()
+        elif self.root_user and layer == "namespaces":
+            self.ids = session_ids()
         self.packages = _packages(limits.extra_packages, self.notices)
         self._lock: _UidLock | None = None
         self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))

@@ -202,7 +202,7 @@ class _Runner:
         for cell in cells:
             done = to_python(cell.source)
             for note in done.notes:
-                self.notices.append(f"Cell {cell.index}, {note}.")
+                self.notices.append(f"Cell {cell.index}: {note}.")
             if done.dropped:
                 message = f"{done.notes[0]}."
                 self.reports[cell.index] = CellReport(cell.index, "skipped", message, "")
@@ -290,7 +290,7 @@ class _Runner:
             ready = reader.next_message(time.monotonic() + STARTUP_SECONDS)
             if not (isinstance(ready, dict) and ready.get("t") == "ready"):
                 raise SandboxError("the sandboxed Python did not start: "
-                                   + (reader.raw_tail() or f"exit status {process.poll()}"))
+                                   + (reader.raw_tail() or f"{reader.end_status()}"))
             self._read_items(reader, items, budget)
         finally:
             sandbox.stop(process)
@@ -395,7 +395,6 @@ class _Runner:
         self.results[call_id] = CallResult(call_id, "timeout" if timed_out else "crashed",
                                            message=message, output=output)
 
-
     def _how_it_ended(self, reader: Reader) -> str:
         if reader.flooded:
             return "it wrote too much malformed data to the grader's channel"
@@ -484,11 +483,11 @@ class Reader:
         assert stdin is not None
 
         def write() -> None:
-            try:
-                stdin.write(data)
-                stdin.close()
-            except (OSError, ValueError):
-                pass  # the child died; the reader reports how
+            for step in (lambda: stdin.write(data), stdin.close, stdin.close):
+                try:
+                    step()
+                except (OSError, ValueError):
+                    pass  # the child died (the reader reports how); closing again frees the fd
 
         threading.Thread(target=write, daemon=True).start()
 

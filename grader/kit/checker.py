@@ -1,0 +1,574 @@
+"""The student kit's checker: the public checks of the assignment, without the grader or its solutions.
+
+`python check.py [PATH]` runs the notebook found in PATH (a folder or a zip; default: the current
+folder) in a child process, with the sandbox copied from the grader, then calls each public
+item's function on the inputs listed in `public_checks.json` and compares the results with the
+expected outputs stored there. The expected outputs were computed by the course staff when the
+kit was built; nothing in the kit can compute them. It prints the table `grader check` prints.
+
+Messages follow the grader's own checks (grader/checks/notebook_checks.py), so a failure reads
+the same here as on Gradescope. One item is scored differently: the trained weights (p5) are
+scored with the student's own forward function on a public test set, as an estimate, because
+the grader's forward pass is a solution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from grader.checks.arrays import as_float_array, describe, dict_mismatches, mismatch
+from grader.errors import GraderError, StudentFileError
+from grader.kit.report import Row, print_report
+from grader.notebook import load_code_cells
+from grader.outcome import Outcome
+from grader.safezip import extract_zip, is_zip
+from grader.sandbox import wire
+from grader.sandbox.session import Call, CallResult, Ref, SessionLimits, SessionReport, TestFunction, run_session
+from grader.weights import load_weights
+from grader.yamlio import load_untrusted_yaml
+
+__all__ = ["Kit", "KitError", "check", "load_kit", "main"]
+
+KIT_FORMAT = 1
+KIT_DATA = "kit.json"
+PUBLIC_CHECKS = "public_checks.json"
+_SKIPPED = {"__macosx", ".ipynb_checkpoints", ".git", "__pycache__"}
+_WEIGHT_SHAPES = ("W1", "b1", "W2", "b2")
+
+
+class KitError(GraderError):
+    """The kit itself is damaged or the checker was called wrongly: reported, exit status 2."""
+
+
+# ---------------------------------------------------------------- the kit's data
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a public item, with the output it must give and the inputs it must keep."""
+
+    call: Call
+    expected: Any
+    unchanged: tuple[tuple[int, str], ...]  # (argument index, name) left as they were
+
+
+@dataclass(frozen=True)
+class PublicItem:
+    """A public notebook item: the grader's check name, its tolerances and its cases."""
+
+    id: str
+    points: float
+    check: str
+    rtol: float
+    atol: float
+    partial: bool
+    passed_message: str
+    hint: str
+    cases: tuple[Case, ...]
+
+
+@dataclass(frozen=True)
+class WeightsItem:
+    """A public weights item, estimated with the student's own forward function."""
+
+    id: str
+    points: float
+    function: str
+    zero_at: float
+    full_at: float
+    max_hidden: int
+    input_dim: int
+    classes: int
+    hidden_test_size: int
+    inputs: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class Kit:
+    """Everything the checker knows: file names, limits, the public items and their data."""
+
+    title: str
+    files: Mapping[str, str]
+    written_keys: tuple[str, ...]
+    limits: SessionLimits
+    call_timeout: float
+    items: tuple[PublicItem, ...]
+    weights: tuple[WeightsItem, ...]
+
+
+def load_kit(package_dir: Path) -> Kit:
+    """Read the kit's data: `kit.json` beside this module, `public_checks.json` one folder up."""
+    data = _read_json(package_dir / KIT_DATA)
+    checks = _read_json(package_dir.parent / PUBLIC_CHECKS)
+    try:
+        if data["format"] != KIT_FORMAT:
+            raise KitError(f"{KIT_DATA} has format {data['format']!r}; this checker reads {KIT_FORMAT}")
+        limits = data["limits"]
+        session = SessionLimits(cell_timeout=float(limits["cell_timeout"]),
+                                notebook_timeout=float(limits["notebook_timeout"]),
+                                memory_mb=int(limits["memory_mb"]),
+                                extra_packages=tuple(limits["extra_packages"]))
+        return Kit(str(data["title"]), dict(data["files"]), tuple(data["written_keys"]), session,
+                   float(limits["call_timeout"]), tuple(_public_item(item) for item in checks),
+                   tuple(_weights_item(item) for item in data["weights"]))
+    except (KeyError, TypeError, ValueError, wire.WireError) as exc:
+        raise KitError(f"the kit's data is damaged ({type(exc).__name__}: {exc}); download the kit "
+                       "again") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KitError(f"cannot read {path.name} of the kit ({exc}); run the checker from the kit "
+                       "folder, or download the kit again") from None
+
+
+def _public_item(item: Mapping[str, Any]) -> PublicItem:
+    cases = []
+    for case in item["cases"]:
+        call = case["call"]
+        cases.append(Case(
+            Call(str(call["id"]), str(call["function"]), tuple(_decode_args(call["args"])),
+                 select=call["select"], timeout=float(call["timeout"]),
+                 return_args=bool(call["return_args"])),
+            wire.decode(call["expected"]),
+            tuple((int(index), str(name)) for index, name in call["unchanged"])))
+    if item["check"] not in JUDGES:
+        raise ValueError(f"item {item['id']} uses check {item['check']!r}, which this checker cannot run")
+    tolerance = item["tolerance"]
+    return PublicItem(str(item["id"]), float(item["points"]), str(item["check"]),
+                      float(tolerance["rtol"]), float(tolerance["atol"]), bool(item["partial"]),
+                      str(item["passed_message"]), str(item["hint"]), tuple(cases))
+
+
+def _weights_item(item: Mapping[str, Any]) -> WeightsItem:
+    inputs, labels = wire.decode(item["inputs"]), wire.decode(item["labels"])
+    if not (isinstance(inputs, np.ndarray) and isinstance(labels, np.ndarray)):
+        raise ValueError("the public test set is not two arrays")
+    return WeightsItem(str(item["id"]), float(item["points"]), str(item["function"]),
+                       float(item["zero_at"]), float(item["full_at"]), int(item["max_hidden"]),
+                       int(item["input_dim"]), int(item["classes"]), int(item["hidden_test_size"]),
+                       inputs, labels)
+
+
+def _decode_args(args: Sequence[Any]) -> list[Any]:
+    """Call arguments in the wire format, where the grader-only tags ($fn, $ref) may appear too."""
+    return [_decode_arg(arg) for arg in args]
+
+
+def _decode_arg(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode_arg(v) for v in value]
+    if isinstance(value, dict) and len(value) >= 1:
+        if "$ref" in value:
+            return Ref(str(value["$ref"]), value.get("index"))
+        if "$fn" in value:
+            return TestFunction(str(value["$fn"]))
+        if "$tuple" in value:
+            return tuple(_decode_arg(v) for v in value["$tuple"])
+        if "$dict" in value:
+            return {key: _decode_arg(v) for key, v in value["$dict"]}
+    return wire.decode(value)
+
+
+# ---------------------------------------------------------------- finding the files
+
+@dataclass(frozen=True)
+class Located:
+    """A submission's files by role, or the reason a role has none."""
+
+    root: Path
+    files: Mapping[str, Path]
+    problems: Mapping[str, str]
+    notes: tuple[str, ...]
+
+
+def locate(path: Path, wanted: Mapping[str, str], workdir: Path) -> Located:
+    """The files of a folder or zip, matched as the grader does (case, one folder deep, UNI suffix)."""
+    notes: list[str] = []
+    if path.is_file():
+        if not is_zip(path):
+            raise KitError(f"{path} is neither a folder nor a zip")
+        target = workdir / "unzipped"
+        target.mkdir()
+        try:
+            extract_zip(path, target, notes=notes)
+        except StudentFileError as exc:
+            raise KitError(f"the zip could not be opened: {exc}") from None
+        root = target
+    elif path.is_dir():
+        root = path
+    else:
+        raise KitError(f"{path}: no such folder or zip")
+    candidates = _candidates(root)
+    files: dict[str, Path] = {}
+    problems: dict[str, str] = {}
+    for role, name in wanted.items():
+        exact = [p for p in candidates if p.name.lower() == name.lower()]
+        if not exact:
+            stem, dot, suffix = name.lower().rpartition(".")
+            pattern = re.compile(re.escape(stem) + r"[_\- ][\w\-]+" + re.escape(dot + suffix) + "$")
+            loose = [p for p in candidates if pattern.match(p.name.lower())]
+            if len(loose) == 1:
+                notes.append(f"Used {loose[0].name} as {name}.")
+                exact = loose
+        if len(exact) == 1:
+            files[role] = exact[0]
+        elif not exact:
+            problems[role] = f"{name} was not found in the submission."
+        else:
+            names = ", ".join(str(p.relative_to(root)) for p in exact)
+            problems[role] = f"Found {len(exact)} files that could be {name} ({names}); submit exactly one."
+    return Located(root, files, problems, tuple(notes))
+
+
+def _candidates(root: Path) -> list[Path]:
+    """Regular files at depth 0 and 1 below root (Gradescope may nest a submission once)."""
+    found: list[Path] = []
+    for depth0 in sorted(root.iterdir()):
+        if depth0.name.lower() in _SKIPPED or depth0.name.startswith("._") or depth0.is_symlink():
+            continue
+        if depth0.is_file():
+            found.append(depth0)
+        elif depth0.is_dir():
+            found += [p for p in sorted(depth0.iterdir())
+                      if p.is_file() and not p.is_symlink() and not p.name.startswith("._")]
+    return found
+
+
+# ---------------------------------------------------------------- messages (as the grader's checks)
+
+def show_value(value: Any) -> str:
+    """A compact rendering of an input, for feedback on public items."""
+    if isinstance(value, np.ndarray):
+        with np.printoptions(precision=4, threshold=20, edgeitems=2, linewidth=100):
+            return f"array{value.shape} {np.array2string(value, separator=', ')}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {show_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def describe_call(call: Call) -> str:
+    """`name(args)` with the (public) inputs shown."""
+    def one(value: Any) -> str:
+        if isinstance(value, Ref):
+            return "<result of an earlier call>"
+        if isinstance(value, TestFunction):
+            return f"f = {value.source}"
+        return show_value(value)
+    return f"{call.function}(" + ", ".join(one(a) for a in call.args) + ")"
+
+
+def call_problem(call: Call, result: CallResult | None) -> str | None:
+    """A message if the call did not return a value, else None."""
+    if result is not None and result.status == "ok":
+        return None
+    called = describe_call(call)
+    if result is None or result.status == "not_run":
+        return f"{call.function} was not called: the notebook ran out of time or crashed before it."
+    output = f"\nIt printed:\n{result.output.strip()}" if result.output.strip() else ""
+    messages = {
+        "missing": f"The notebook does not define {call.function} (check its name, and that the cell "
+                   "defining it runs without an error).",
+        "error": f"Calling {called} raised an error:\n{result.message}{output}",
+        "timeout": f"Calling {called} did not finish within {call.timeout:g} s.",
+        "crashed": f"Calling {called} crashed the Python process ({result.message}).",
+        "bad_value": f"{called} returned a value the grader cannot read: {result.message}",
+    }
+    return messages.get(result.status, f"Calling {called} failed: {result.message}")
+
+
+def _score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool) -> Outcome:
+    if not failures:
+        return Outcome.full(feedback_ok)
+    passed = total - len(failures)
+    fraction = passed / total if partial else 0.0
+    head = f"{passed} of {total} cases passed." if total > 1 else ""
+    return Outcome(fraction, "\n".join([head, *failures[:3]]).strip())
+
+
+# ---------------------------------------------------------------- judging, one way per grader check
+
+Results = Mapping[str, CallResult]
+
+
+def _function_values(item: PublicItem, results: Results) -> Outcome:
+    """Each case's value against the stored output (the grader's `function_values`)."""
+    failures = []
+    for case in item.cases:
+        result = results.get(case.call.id)
+        problem = call_problem(case.call, result)
+        if problem is None:
+            assert result is not None
+            problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
+                               what=f"{describe_call(case.call)} returned a result that")
+            problem = problem and problem.replace("returned a result that:", "returned a result that differs:")
+        if problem:
+            failures.append(problem)
+    return _score_cases(item.passed_message, failures, len(item.cases), item.partial)
+
+
+def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
+    """Each case against the exact gradient, and its input left unchanged (`numerical_grad`)."""
+    failures = []
+    for case in item.cases:
+        result = results.get(case.call.id)
+        problem = call_problem(case.call, result)
+        if problem is None:
+            assert result is not None
+            problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
+                               what=f"{describe_call(case.call)} (compared with the exact gradient)")
+            for index, name in case.unchanged:
+                after = _arg_after(result, index)
+                if problem is None and mismatch(case.call.args[index], after, rtol=0, atol=0) is not None:
+                    problem = f"{describe_call(case.call)} changed {name}; it must leave its input as it was."
+        if problem:
+            failures.append(problem)
+    return _score_cases(item.passed_message, failures, len(item.cases), item.partial)
+
+
+def _sgd_step(item: PublicItem, results: Results) -> Outcome:
+    """Half for the new values, half for leaving every input dict unchanged (`sgd_step`)."""
+    values_ok = unchanged_ok = True
+    lines: list[str] = []
+    for case in item.cases:
+        result = results.get(case.call.id)
+        problem = call_problem(case.call, result)
+        if problem is not None:
+            return Outcome.zero(problem)
+        assert result is not None
+        wrong = [m for m in dict_mismatches(case.expected, result.value, rtol=item.rtol, atol=item.atol,
+                                            what="the new params").values() if m]
+        if wrong:
+            values_ok = False
+            lines.append(wrong[0])
+        changed = []
+        for index, name in case.unchanged:
+            before, later = case.call.args[index], _arg_after(result, index)
+            assert isinstance(before, dict)
+            changed += [f"{name}[{key!r}]" for key in before if not isinstance(later, dict)
+                        or mismatch(before[key], later.get(key), rtol=0, atol=0) is not None]
+        if changed:
+            unchanged_ok = False
+            lines.append(f"{case.call.function} changed its inputs ({', '.join(changed[:4])}); build a new "
+                         "dict with new arrays instead of updating in place (no -= on the inputs).")
+    fraction = 0.5 * values_ok + 0.5 * unchanged_ok
+    return Outcome(fraction, "\n".join(dict.fromkeys(lines)) or item.passed_message)
+
+
+def _arg_after(result: CallResult, index: int) -> object:
+    """Argument `index` as it was after the call; None (counts as changed) if it did not come back."""
+    after = tuple(result.args_after or ())
+    return after[index] if index < len(after) else None
+
+
+JUDGES: Mapping[str, Callable[[PublicItem, Results], Outcome]] = {
+    "function_values": _function_values,
+    "numerical_grad": _numerical_grad,
+    "sgd_step": _sgd_step,
+}
+
+
+# ---------------------------------------------------------------- p5: an estimate
+
+def weights_problem(arrays: Mapping[str, np.ndarray], item: WeightsItem) -> str | None:
+    """None if the arrays are a usable network for the task, else what is wrong (as the grader says)."""
+    missing = [key for key in _WEIGHT_SHAPES if key not in arrays]
+    if missing:
+        return f"missing key(s) {', '.join(missing)}; found {', '.join(sorted(arrays)) or 'nothing'}."
+    for key in _WEIGHT_SHAPES:
+        if arrays[key].dtype.kind not in "iuf":
+            return f"{key} has dtype {arrays[key].dtype}; expected floating-point numbers."
+    W1 = arrays["W1"]
+    if W1.ndim != 2 or W1.shape[0] != item.input_dim:
+        return f"W1 has shape {W1.shape}; expected ({item.input_dim}, H)."
+    hidden = W1.shape[1]
+    if not 1 <= hidden <= item.max_hidden:
+        return f"H = {hidden}; it must be between 1 and {item.max_hidden}."
+    expected = {"b1": (hidden,), "W2": (hidden, item.classes), "b2": (item.classes,)}
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            hint = " (transposed?)" if arrays[key].shape == shape[::-1] else ""
+            return f"{key} has shape {arrays[key].shape}; expected {shape}{hint}."
+    for key in _WEIGHT_SHAPES:
+        if not np.isfinite(arrays[key]).all():
+            return f"{key} contains NaN or infinite values; training diverged. Lower the learning rate."
+    return None
+
+
+@dataclass(frozen=True)
+class _WeightsPlan:
+    """A weights item's call of the student's forward function, or why it has none."""
+
+    item: WeightsItem
+    call: Call | None
+    problem: str | None
+
+
+def _plan_weights(item: WeightsItem, located: Located, timeout: float) -> _WeightsPlan:
+    path = located.files.get("weights")
+    if path is None:
+        return _WeightsPlan(item, None, located.problems.get("weights", "The weights file is missing."))
+    try:
+        arrays = load_weights(path)  # plain arrays only: allow_pickle=False
+    except StudentFileError as exc:
+        return _WeightsPlan(item, None, str(exc))
+    problem = weights_problem(arrays, item)
+    if problem:
+        return _WeightsPlan(item, None, f"{path.name}: {problem}")
+    if "notebook" not in located.files:
+        return _WeightsPlan(item, None, f"The estimate calls your notebook's {item.function}, and the "
+                            "notebook was not found.")
+    params = {key: arrays[key].astype(np.float64) for key in _WEIGHT_SHAPES}
+    call = Call(f"{item.id}:public", item.function, (params, item.inputs), timeout=timeout)
+    return _WeightsPlan(item, call, None)
+
+
+def _judge_weights(plan: _WeightsPlan, results: Results, weights_name: str) -> Outcome:
+    item = plan.item
+    if plan.call is None:
+        return Outcome.zero(plan.problem or "")
+    result = results.get(plan.call.id)
+    problem = call_problem(plan.call, result)
+    if problem is not None:
+        return Outcome.zero(f"Cannot estimate: the estimate needs your {item.function}. {problem}")
+    assert result is not None
+    logits = as_float_array(result.value)
+    size = len(item.labels)
+    if logits is None or logits.shape != (size, item.classes):
+        return Outcome.zero(f"Cannot estimate: {item.function}(params, X) on X of shape {item.inputs.shape} "
+                            f"returned {describe(result.value)}; expected shape ({size}, {item.classes}).")
+    if not np.isfinite(logits).all():
+        return Outcome.zero(f"{weights_name}: the network's outputs overflow to inf/NaN on test inputs.")
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == item.labels))
+    fraction = float(np.clip((accuracy - item.zero_at) / (item.full_at - item.zero_at), 0.0, 1.0))
+    return Outcome(fraction, (
+        f"Estimated accuracy {accuracy:.1%} on a public test set of {size:,} points, using your own "
+        f"{item.function}.\nGradescope: {weights_name} on a hidden test set of {item.hidden_test_size:,} "
+        f"points, scored linearly from {item.zero_at:.0%} to full at {item.full_at:.0%}."))
+
+
+# ---------------------------------------------------------------- the whole check
+
+def check(path: Path, kit: Kit, out: TextIO, *, isolation: str | None = None) -> int:
+    """Run the public checks on the submission at `path` and print the table; 0 whatever the score."""
+    with tempfile.TemporaryDirectory(prefix="kit-check-") as workdir:
+        located = locate(path, kit.files, Path(workdir))
+        rows, notes, layer = _run(located, kit, isolation)
+        written = _written_problems(located, kit)
+    shown = path if path.is_file() else located.root
+    print_report(out, root=str(shown), rows=rows, notes="\n\n".join(notes), layer=layer,
+                 written_name=kit.files.get("written"), written_problems=written)
+    return 0
+
+
+def _run(located: Located, kit: Kit, isolation: str | None) -> tuple[list[Row], list[str], str | None]:
+    notes = list(located.notes)
+    outcomes: dict[str, Outcome] = {}
+    plans = [_plan_weights(item, located, kit.call_timeout) for item in kit.weights]
+    calls = [case.call for item in kit.items for case in item.cases]
+    calls += [plan.call for plan in plans if plan.call is not None]
+    report: SessionReport | None = None
+    notebook = located.files.get("notebook")
+    if notebook is None:
+        reason = located.problems.get("notebook", "The notebook is missing.")
+        outcomes.update({item.id: Outcome.zero(reason) for item in kit.items})
+    else:
+        try:
+            cells = load_code_cells(notebook)
+        except StudentFileError as exc:
+            outcomes.update({item.id: Outcome.zero(str(exc)) for item in kit.items})
+            outcomes.update({plan.item.id: Outcome.zero(str(exc)) for plan in plans if plan.call})
+        else:
+            # Nothing here is secret: the student's own files, the kit's public data.
+            report = run_session(cells, calls, kit.limits, submission_dir=notebook.parent,
+                                 isolation=isolation)
+            notes += _notebook_summary(report)
+            notes += report.notices
+    results = report.calls if report is not None else {}
+    for item in kit.items:
+        if item.id not in outcomes:
+            outcomes[item.id] = JUDGES[item.check](item, results)
+    weights_name = kit.files.get("weights", "the weights file")
+    for plan in plans:
+        if plan.item.id not in outcomes:
+            outcomes[plan.item.id] = _judge_weights(plan, results, weights_name)
+    rows = [_row(item.id, item.points, outcomes[item.id], item.hint) for item in kit.items]
+    rows += [_row(plan.item.id, plan.item.points, outcomes[plan.item.id], "", estimate=True)
+             for plan in plans]
+    return rows, notes, report.layer if report is not None else None
+
+
+def _row(item_id: str, points: float, outcome: Outcome, hint: str, *, estimate: bool = False) -> Row:
+    feedback = outcome.feedback
+    if not outcome.passed and hint:
+        feedback = f"{feedback}\nHint: {hint}"
+    return Row(item_id, round(points * outcome.fraction, 4), points, outcome.passed, feedback, estimate)
+
+
+def _notebook_summary(report: SessionReport) -> list[str]:
+    lines = []
+    for cell in report.cells:
+        if cell.status == "error":
+            lines.append(f"Notebook cell {cell.index} raised an error (the cells after it still ran):\n"
+                         f"{cell.message.strip()}")
+        elif cell.status in ("timeout", "crashed"):
+            how = "ran out of time" if cell.status == "timeout" else "crashed"
+            lines.append(f"Notebook cell {cell.index} {how} and was skipped: {cell.message.strip()}")
+    return lines
+
+
+def _written_problems(located: Located, kit: Kit) -> list[str]:
+    """What is wrong with the written-answers file's shape (the answers are graded on Gradescope)."""
+    path = located.files.get("written")
+    if path is None:
+        return [located.problems.get("written", "the written-answers file was not found.")]
+    try:
+        answers = load_untrusted_yaml(path)
+    except StudentFileError as exc:
+        return [f"{path.name} does not parse: {exc}"]
+    if not isinstance(answers, Mapping):
+        return [f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."]
+    missing = [key for key in kit.written_keys if not _has(answers, key)]
+    return [f"{path.name} has no answer under: {', '.join(missing)}"] if missing else []
+
+
+def _has(data: Any, dotted: str) -> bool:
+    for key in dotted.split("."):
+        if not isinstance(data, Mapping) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python check.py [PATH]`: 0 whatever the score, 2 if the check cannot run at all."""
+    parser = argparse.ArgumentParser(
+        prog="check.py", description="Run the public checks of the homework on your files, as "
+        "Gradescope runs them (hidden items and written answers are graded on Gradescope only).")
+    parser.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH",
+                        help="the folder (or zip) holding your files (default: the current folder)")
+    parser.add_argument("--isolation", choices=("namespaces", "uid", "rlimits"), default=None,
+                        help="how to isolate your notebook's process (default: the strongest available)")
+    args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A Windows console's code page cannot show every character a notebook may print.
+        sys.stdout.reconfigure(errors="replace")
+    try:
+        kit = load_kit(Path(__file__).resolve().parent)
+        return check(args.path, kit, sys.stdout, isolation=args.isolation)
+    except GraderError as exc:
+        print(f"check: error: {exc}", file=sys.stdout)
+        return 2

@@ -1,0 +1,38 @@
+"""The grading benchmark still runs: two submissions, no kernel baseline, every ratio line printed.
+
+tests/benchmarks/bench_grading.py is not collected by pytest (its name does not start with
+test_); this runs it end to end so a change in the grader's command line or output cannot
+leave it broken unnoticed. Its figures are not checked here: timing on a shared test machine
+says nothing; tests/benchmarks/README.md holds the measured ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ROOT
+
+SCRIPT = ROOT / "tests" / "benchmarks" / "bench_grading.py"
+
+
+def test_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
+    """`--n 2 --skip-kernel` finishes in about 30 s and prints the ratio and table lines."""
+    started = time.monotonic()
+    # The work folder is tmp_path, so conftest also validates the results.json files it writes.
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--n", "2", "--skip-kernel", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "ratio grader/floor (median wall per submission, --jobs 1): " in out, out
+    assert "ratio jobs2/jobs1 throughput: " in out, out
+    assert "ratio kernel/grader: skipped (--skip-kernel)" in out, out
+    assert "| grader --jobs 1 | 2 |" in out and "| (a) floor:" in out, out
+    assert "## Time against N" in out, out
+    assert len(list((tmp_path / "out-2-j1").glob("*/results.json"))) == 2
+    assert elapsed < 60, f"the smoke run took {elapsed:.0f} s; it should take well under 30 s"
