@@ -574,9 +574,11 @@ class Reader:
 
     def end_status(self) -> tuple[str, int] | None:
         """("exit", code) or ("signal", number) if the child has ended, without reaping it."""
-        if os.name != "posix":
+        if os.name != "posix" or not hasattr(os, "waitid"):  # Windows; macOS before Python 3.13
             code = self.process.poll()
-            return None if code is None else ("exit", code)
+            if code is None:
+                return None
+            return ("signal", -code) if code < 0 else ("exit", code)
         try:
             info = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
@@ -641,8 +643,11 @@ class _SelectorPump:
 
     def _exited(self) -> bool:
         try:
+            if not hasattr(os, "waitid"):  # macOS before Python 3.13: ask without reaping
+                os.kill(self.pid, 0)
+                return _is_zombie(self.pid)
             return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:
+        except (ChildProcessError, ProcessLookupError):
             return True
 
     def _read(self, name: str) -> list[tuple[str, bytes]]:
@@ -725,3 +730,13 @@ class _ThreadPump:
 
     def close(self) -> None:
         pass
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether a process has exited but not been reaped (via `ps`, where /proc is absent)."""
+    try:
+        state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True,
+                               timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return not state or state.startswith("Z")
