@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rubric(gradescope)
     gradescope.set_defaults(handler=cmd_gradescope)
 
-    check = _command(commands, "check", "students: run the public checks on your submission",
-                     EPILOG_CHECK)
+    check = _command(commands, "check",
+                     "staff: run the public checks from a checkout (students use the kit's check.py)", EPILOG_CHECK)
     check.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH",
                        help="your submission folder or zip (default: the current folder)")
     _add_rubric(check)

@@ -183,7 +183,8 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], o
     report = run_session(cells, calls, limits, submission_dir=path.parent,
                          secret_paths=options.secret_paths, isolation=options.isolation)
     top.extend(_notebook_summary(report))
-    top.extend(report.notices)
+    # Sandbox notices name server paths and layers: for staff (stdout), not for students.
+    log.extend(f"sandbox ({report.layer}): {notice}" for notice in report.notices)
     for item_id, probe in probes.items():
         item = next(i for i in items if i.id == item_id)
         outcome, error = _run_check(item, lambda probe=probe: probe.judge(report.calls))

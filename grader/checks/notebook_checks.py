@@ -54,10 +54,23 @@ def _indicator_inputs(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
 
 
 def _hardcoded_forward_inputs(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
+    # Random small-integer networks of the contract's form, not the reference's
+    # kth_largest_params: those are the answer to a hidden item and visible feedback shows
+    # inputs. Integer weights and inputs put pre-activations exactly on 0 and on +-1.
     cases = []
-    for k in range(1, 5):
-        X = rng.permutation(np.tile(np.arange(1.0, 5.0), (24, 1)), axis=1) * rng.uniform(0.1, 10)
-        cases.append((ref.kth_largest_params(k), np.concatenate([X, rng.normal(size=(16, 4))])))
+    for _ in range(4):
+        params = {
+            "W1": rng.integers(-2, 3, size=(3, 4)).astype(np.float64),
+            "b1": rng.integers(-2, 3, size=3).astype(np.float64),
+            "w2": rng.integers(-2, 3, size=3).astype(np.float64),
+            "b2": float(rng.integers(-3, 4)),
+        }
+        X = np.concatenate([
+            rng.permutation(np.tile(np.arange(1.0, 5.0), (12, 1)), axis=1),
+            rng.integers(-3, 4, size=(12, 4)).astype(np.float64),
+            rng.normal(size=(8, 4)),
+        ])
+        cases.append((params, X))
     return cases
 
 

@@ -254,7 +254,7 @@ class _Harness:
                 reply["args_after"] = [
                     None if _is_tagged(raw, ("$fn", "$ref"))
                     else self.encode_value(a, f"after `{name}` ran, argument {i + 1} is ")
-                    for i, (raw, a) in enumerate(zip(call["args"], args))]
+                    for i, (raw, a) in enumerate(zip(call["args"], args, strict=True))]
         finally:
             self.disarm()
 
