@@ -116,6 +116,9 @@ INPUTS: Mapping[str, InputGenerator] = {
 def show_value(value: Any) -> str:
     """A compact rendering of an input, for feedback on visible items."""
     if isinstance(value, np.ndarray):
+        if value.size <= 20:  # small inputs in full: edge values such as -1 - 1e-12 must show
+            with np.printoptions(floatmode="unique", linewidth=100):
+                return f"array{value.shape} {np.array2string(value, separator=', ')}"
         with np.printoptions(precision=4, threshold=20, edgeitems=2, linewidth=100):
             return f"array{value.shape} {np.array2string(value, separator=', ')}"
     if isinstance(value, dict):
@@ -141,6 +144,8 @@ def call_problem(call: Call, result: CallResult | None, show_inputs: bool) -> st
     if result is not None and result.status == "ok":
         return None
     called = describe_call(call, show_inputs)
+    if result is not None and result.status == "error" and result.message.strip().endswith("NotImplementedError"):
+        return f"{call.function} is not implemented yet (it raises NotImplementedError)."
     if result is None or result.status == "not_run":
         return f"{call.function} was not called: the notebook ran out of time or crashed before it."
     output = f"\nIt printed:\n{result.output.strip()}" if result.output.strip() else ""
@@ -161,7 +166,8 @@ def _score_cases(feedback_ok: str, failures: list[str], total: int, partial: boo
         return Outcome.full(feedback_ok)
     fraction = passed / total if partial else 0.0
     head = f"{passed} of {total} cases passed." if total > 1 else ""
-    return Outcome(fraction, "\n".join([head, *failures[:3]]).strip())
+    distinct = list(dict.fromkeys(failures))  # one "not implemented" line, not one per case
+    return Outcome(fraction, "\n".join([head, *distinct[:3]]).strip())
 
 
 # ---------------------------------------------------------------- generic value check
@@ -222,7 +228,7 @@ def kth_largest_params(ctx: NotebookContext) -> Probe:
                     earned += outcome.fraction
                     problem = None if outcome.passed else outcome.feedback
             lines.append(problem or f"k = {k}: correct.")
-        return Outcome(earned / len(ks), "\n".join(lines))
+        return Outcome(earned / len(ks), "\n".join(dict.fromkeys(lines)))
 
     return Probe(calls, judge)
 
@@ -252,6 +258,11 @@ def _gradient_probe(
         for call, want in zip(grad_calls, expected, strict=True):
             result = results.get(call.id)
             problem = call_problem(call, result, ctx.show_inputs)
+            first = next((c for c in calls if isinstance(call.args[-1], Ref) and c.id == call.args[-1].call_id), None)
+            if problem is not None and first is not None:
+                first_failure = call_problem(first, results.get(first.id), ctx.show_inputs)
+                if first_failure is not None:  # the gradients need the forward pass's cache
+                    problem = f"{call.function} could not be checked because {first.function} failed: {first_failure}"
             if problem is not None:
                 for key in keys:
                     first_problem.setdefault(key, problem)

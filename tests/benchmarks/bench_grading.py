@@ -151,6 +151,10 @@ def _thread_cpu():
     usage = resource.getrusage(resource.RUSAGE_THREAD)
     return usage.ru_utime + usage.ru_stime
 
+def _process_cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
 def _tree(pid):
     pids, stack = [], [pid]
     while stack:
@@ -209,12 +213,14 @@ def _observe_close(original):
 def _observe_grade_one(original):
     def grade_one(source, *args, **kwargs):
         _local.acc = acc = {"sandbox_cpu": 0.0, "messages": 0}
-        w0, t0 = time.perf_counter(), _thread_cpu()
+        w0, t0, p0 = time.perf_counter(), _thread_cpu(), _process_cpu()
         try:
             return original(source, *args, **kwargs)
         finally:
+            # Thread CPU is this submission's own; process CPU also holds helper threads (BLAS),
+            # and with --jobs 1 nothing else runs meanwhile, so it is this submission's too.
             record = {"name": source.name, "wall": time.perf_counter() - w0,
-                      "parent_cpu": _thread_cpu() - t0, **acc}
+                      "parent_cpu": _thread_cpu() - t0, "process_cpu": _process_cpu() - p0, **acc}
             _local.acc = None
             with _lock, open(_hook_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\\n")
@@ -390,7 +396,10 @@ def run_grader(subs_dir: Path, out_dir: Path, jobs: int, work: Path) -> tuple[Ru
                      peak_rss_mb=rss_kb / 1024, notes=[f"isolation: {', '.join(layers)}"])
     if records and final is not None:
         run.walls = [r["wall"] for r in records]
-        run.cpus = [r["parent_cpu"] + r["sandbox_cpu"] for r in records]
+        # --jobs 1: the whole parent process's CPU meanwhile (its helper threads too); with more
+        # jobs that overlaps, so only the grading thread's own CPU can be told apart.
+        parent = "process_cpu" if jobs == 1 else "parent_cpu"
+        run.cpus = [r[parent] + r["sandbox_cpu"] for r in records]
         # wait4 misses the killed sandbox children: the parent's own CPU plus theirs from /proc.
         run.total_cpu = final["self_cpu"] + final["sandbox_cpu"]
         run.notes.append(f"peak RSS of the parent {final['self_rss_kb'] / 1024:.0f} MB, of a sandbox "
