@@ -350,6 +350,9 @@ def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Ma
         params_node = r.mapping(r.get(entry, "params", LineDict, where, default=LineDict()),
                                 f"{where}.params", entry.line_of("params"))
         params = _read_params(r, params_node, spec.params, f"{where}.params", check_name)
+        problem = spec.validate(params) if spec.validate is not None else None
+        if problem:
+            raise r.fail(f"{where}.params", problem, entry.line_of("params"))
         items.append(Item(
             id=item_id, part=part, title=r.get(entry, "title", str, where, default=item_id),
             points=points, visibility=cast(Visibility, visibility), check=check_name, kind=spec.kind,

@@ -54,6 +54,13 @@ def _line_of(path: Path, needle: str) -> int:
     ("    answer: q1_3_1_z\n", "", "answer", "id: q1_3_1_z", "needs the answer"),
     ("  - id: p1_indicator", "  - id: p1_step", ".id", "id: q1_3_1_z", "used twice (first at line"),
     ("limits:\n", "limits:\n  cpu_fraction: 2\n", "limits.cpu_fraction", "cpu_fraction", "not a known key"),
+    ("memory: {compare: big_o, weight: 1}", "memory: {compare: bigo, weight: 1}", "params",
+     "params:\n      fields:\n        multiplications",
+     "compare must be one of"),
+    ("params: {function: step, inputs: step,", "params: {function: step, inputs: steps,", "params",
+     "inputs: steps", "inputs must be one of"),
+    ("params: {function: step, inputs: step,", "params: {inputs: step,", "params.function", "inputs: step,",
+     "is required"),
 ])
 def test_invalid_rubric_names_file_key_and_line(tmp_path, old, new, key, line_marker, message) -> None:
     path = _broken(tmp_path, old, new)

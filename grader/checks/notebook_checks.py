@@ -15,7 +15,7 @@ import numpy as np
 
 from grader.checks.arrays import describe, dict_mismatches, mismatch
 from grader.checks.network import judge_network, read_network
-from grader.checks.registry import NotebookContext, Probe, register
+from grader.checks.registry import REQUIRED, NotebookContext, Probe, register
 from grader.outcome import Outcome
 from grader.sandbox.session import Call, CallResult, Ref, TestFunction
 
@@ -171,8 +171,16 @@ def _score_cases(feedback_ok: str, failures: list[str], total: int, partial: boo
 
 
 # ---------------------------------------------------------------- generic value check
-@register("function_values", "notebook", params={
-    "function": (str, None), "inputs": (str, None), "select": ((int, str), None),
+def _validate_function_values(params: Mapping[str, Any]) -> str | None:
+    if params["inputs"] not in INPUTS:
+        return f"inputs must be one of {', '.join(sorted(INPUTS))}"
+    if not isinstance(params["function"], str) or not params["function"].isidentifier():
+        return "function must be the name of a notebook function"
+    return None
+
+
+@register("function_values", "notebook", validate=_validate_function_values, params={
+    "function": (str, REQUIRED), "inputs": (str, REQUIRED), "select": ((int, str), None),
     "rtol": (float, 1e-6), "atol": (float, 1e-8), "partial": (bool, True),
 })
 def function_values(ctx: NotebookContext) -> Probe:

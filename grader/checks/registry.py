@@ -79,6 +79,8 @@ class CheckSpec:
     function: Callable[..., Any]
     params: Mapping[str, tuple[type | tuple[type, ...], Any]] = field(default_factory=dict)
     doc: str = ""
+    validate: Callable[[Params], str | None] | None = None
+    """Checks the parameters' values when the rubric loads; returns what is wrong, or None."""
 
     def with_defaults(self, given: Params) -> dict[str, Any]:
         """The given parameters completed with defaults (validation happens in the rubric)."""
@@ -91,7 +93,8 @@ _REGISTRY: dict[str, CheckSpec] = {}
 
 
 def register(
-    name: str, kind: CheckKind, params: Mapping[str, tuple[type | tuple[type, ...], Any]] | None = None
+    name: str, kind: CheckKind, params: Mapping[str, tuple[type | tuple[type, ...], Any]] | None = None,
+    validate: Callable[[Params], str | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as the check `name` of `kind`."""
 
@@ -99,7 +102,7 @@ def register(
         if name in _REGISTRY:
             raise RuntimeError(f"check {name!r} registered twice")
         doc = (function.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = CheckSpec(name, kind, function, dict(params or {}), doc[0] if doc else "")
+        _REGISTRY[name] = CheckSpec(name, kind, function, dict(params or {}), doc[0] if doc else "", validate)
         return function
 
     return decorate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from grader.checks import expressions
@@ -42,7 +43,19 @@ _COMPARATORS = {
 }
 
 
-@register("expressions", "written", params={"fields": (dict, None)})
+def _validate_fields(params: Mapping[str, Any]) -> str | None:
+    for key, spec in (params["fields"] or {}).items():
+        if not isinstance(spec, dict) or set(spec) - {"compare", "weight"}:
+            return f"fields.{key} takes compare and weight"
+        if spec.get("compare", "exact") not in _COMPARATORS:
+            return f"fields.{key}.compare must be one of {', '.join(_COMPARATORS)}"
+        weight = spec.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            return f"fields.{key}.weight must be a positive number"
+    return None
+
+
+@register("expressions", "written", params={"fields": (dict, None)}, validate=_validate_fields)
 def check_expressions(answer: Any, context: WrittenContext) -> Outcome:
     """A mapping of named expressions, each compared by meaning; partial credit by weight.
 

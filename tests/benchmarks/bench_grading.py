@@ -876,6 +876,8 @@ def measure(n: int, work: Path, *, skip_kernel: bool, kernel_max: int) -> NResul
     print(f"(load average after: {_load()})")
     print()
     print(detail_table(result))
+    print("\n(CPU/sub: --jobs 1 = the grader process + the sandboxed child; --jobs 2 = the grading thread + "
+          "the child, the parent's helper threads being only in CPU total. Peak RSS: the largest process.)")
     print()
     for note_line in jobs1.notes:
         print(f"grader: {note_line}")
