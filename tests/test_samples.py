@@ -123,6 +123,21 @@ def test_pytest_plugin_writes_the_same_results_with_custom_checks(pytester: pyte
     assert "grader:" in run.stdout.str()
 
 
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_pytest_plugin_grades_every_sample_to_its_expected_scores(
+    name: str, pytester: pytest.Pytester, tmp_path: Path, rubric: Any
+) -> None:
+    results = tmp_path / "plugin" / "results.json"
+    pytester.runpytest_subprocess(f"--grade-submission={SAMPLES / name}", f"--grade-rubric={RUBRIC}",
+                                  f"--grade-results={results}", "-p", "no:cacheprovider")
+    document = assert_valid_results(results, rubric)
+    parts: dict[str, float] = {}
+    for test in document["tests"]:
+        parts[test["tags"][0]] = parts.get(test["tags"][0], 0.0) + test["score"]
+    expected = json.loads((SAMPLES / name / "expected.json").read_text(encoding="utf-8"))
+    assert not mismatches(parts, expected)
+
+
 def test_pytest_plugin_is_inert_without_its_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
     run = pytester.runpytest_subprocess()
