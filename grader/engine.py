@@ -20,11 +20,11 @@ import numpy as np
 
 from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext, get_check
 from grader.errors import StudentFileError
-from grader.notebook import load_code_cells
+from grader.notebook import CodeCell, load_code_cells
 from grader.outcome import Outcome
 from grader.results import ItemResult, results_document
 from grader.rubric import Item, Rubric
-from grader.sandbox.session import SessionLimits, SessionReport, run_session
+from grader.sandbox.session import PendingSession, SessionLimits, SessionReport, start_session
 from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
 from grader.submission import Submission
 from grader.yamlio import load_untrusted_yaml
@@ -148,8 +148,12 @@ def _notebook_summary(report: SessionReport) -> list[str]:
     return lines
 
 
-def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
-                    salt: str, outcomes: dict[str, Outcome], log: list[str], top: list[str]) -> str | None:
+def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
+                   outcomes: dict[str, Outcome]) -> tuple[list[CodeCell], PendingSession] | None:
+    """Read the notebook and start its sandboxed child at once, or score its items 0 and say why.
+
+    The child's interpreter and numpy import then overlap with the grader's other work.
+    """
     path = submission.files.get("notebook")
     if path is None:
         reason = submission.problems.get("notebook", "The notebook is missing.")
@@ -160,6 +164,18 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], o
     except StudentFileError as exc:
         outcomes.update({item.id: Outcome.zero(str(exc)) for item in items})
         return None
+    limits = SessionLimits(
+        cell_timeout=rubric.limits.cell_timeout, notebook_timeout=rubric.limits.notebook_timeout,
+        memory_mb=rubric.limits.memory_mb, extra_packages=rubric.extra_packages,
+    )
+    pending = start_session(limits, submission_dir=path.parent, secret_paths=options.secret_paths,
+                            isolation=options.isolation)
+    return cells, pending
+
+
+def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], cells: list[CodeCell],
+                    pending: PendingSession, salt: str, outcomes: dict[str, Outcome], log: list[str],
+                    top: list[str]) -> str:
     reference = rubric.load_code_reference()
     fingerprint = submission_fingerprint(submission.all_files())
     probes: dict[str, Probe] = {}
@@ -176,18 +192,13 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], o
             outcomes[item.id] = Outcome.zero(INTERNAL_ERROR)
             log.append(f"{item.id}: internal error while planning\n{traceback.format_exc()}")
     calls = [call for probe in probes.values() for call in probe.calls]
-    limits = SessionLimits(
-        cell_timeout=rubric.limits.cell_timeout, notebook_timeout=rubric.limits.notebook_timeout,
-        memory_mb=rubric.limits.memory_mb, extra_packages=rubric.extra_packages,
-    )
-    report = run_session(cells, calls, limits, submission_dir=path.parent,
-                         secret_paths=options.secret_paths, isolation=options.isolation)
+    report = pending.run(cells, calls)
     top.extend(_notebook_summary(report))
     # Sandbox notices name server paths and layers: for staff (stdout), not for students.
     log.extend(f"sandbox ({report.layer}): {notice}" for notice in report.notices)
     for item_id, probe in probes.items():
         item = next(i for i in items if i.id == item_id)
-        outcome, error = _run_check(item, lambda probe=probe: probe.judge(report.calls))
+        outcome, error = _run_check(item, functools.partial(probe.judge, report.calls))
         outcomes[item_id] = outcome
         if error:
             log.append(error)
@@ -221,12 +232,17 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
     outcomes: dict[str, Outcome] = {}
     log: list[str] = []
     top: list[str] = list(submission.notes)
-    _grade_written(submission, rubric, [i for i in items if i.kind == "written"], outcomes, log)
-    layer = None
     notebook_items = [i for i in items if i.kind == "notebook"]
-    if notebook_items:
-        layer = _grade_notebook(submission, rubric, notebook_items, options, salt, outcomes, log, top)
-    _grade_weights(submission, rubric, [i for i in items if i.kind == "weights"], salt, outcomes, log)
+    opened = _open_notebook(submission, rubric, notebook_items, options, outcomes) if notebook_items else None
+    layer = None
+    try:
+        _grade_written(submission, rubric, [i for i in items if i.kind == "written"], outcomes, log)
+        _grade_weights(submission, rubric, [i for i in items if i.kind == "weights"], salt, outcomes, log)
+        if opened is not None:
+            layer = _grade_notebook(submission, rubric, notebook_items, *opened, salt, outcomes, log, top)
+    finally:
+        if opened is not None:
+            opened[1].close()
     results = tuple(_result(item, outcomes.get(item.id)) for item in items)
     return GradeReport(submission, rubric, results, "\n\n".join(top), tuple(log),
                        time.perf_counter() - started, layer)

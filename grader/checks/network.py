@@ -102,23 +102,30 @@ def probe_inputs(net: ThresholdNetwork, rng: np.random.Generator, random_count: 
     return X[distinct]
 
 
-def _edge_inputs(net: ThresholdNetwork, rng: np.random.Generator) -> np.ndarray:
-    """Inputs where a hidden unit's pre-activation is exactly 0, -1 or +1 (the edges)."""
-    rows = []
-    for _ in range(200):
-        x = rng.permutation(np.array([1.0, 2.0, 3.0, 4.0])) * rng.choice(SCALES[1:4])
-        unit = int(rng.integers(3))
-        coordinates = np.flatnonzero(net.W1[unit])
-        if coordinates.size == 0:
-            continue
-        i = int(rng.choice(coordinates))
-        target = float(rng.choice([-1.0, 0.0, 1.0]))
-        rest = net.W1[unit] @ x - net.W1[unit, i] * x[i] + net.b1[unit]
-        x = x.copy()
-        x[i] = (target - rest) / net.W1[unit, i]
-        if np.isfinite(x).all():
-            rows.append(x)
-    return np.array(rows).reshape(-1, 4)
+def _edge_inputs(net: ThresholdNetwork, rng: np.random.Generator, count: int = 200) -> np.ndarray:
+    """Inputs where a hidden unit's pre-activation is exactly 0, -1 or +1 (the edges).
+
+    Start from orderings of 1..4 at a few scales, then solve one coordinate so that the chosen
+    unit's pre-activation lands on the chosen edge (vectorised: this runs for every network).
+    """
+    X = rng.permuted(np.tile(np.arange(1.0, 5.0), (count, 1)), axis=1)
+    X *= rng.choice(np.array(SCALES[1:4]), size=(count, 1))
+    units = rng.integers(3, size=count)
+    weights = net.W1[units]  # (count, 4)
+    usable = (weights != 0).any(axis=1)
+    X, units, weights = X[usable], units[usable], weights[usable]
+    if len(X) == 0:
+        return np.empty((0, 4))
+    # A random coordinate with a nonzero weight in the chosen unit, per row.
+    scores = np.where(weights != 0, rng.random(weights.shape), -1.0)
+    coordinate = scores.argmax(axis=1)
+    rows = np.arange(len(X))
+    target = rng.choice(np.array([-1.0, 0.0, 1.0]), size=len(X))
+    w = weights[rows, coordinate]
+    rest = (weights * X).sum(axis=1) - w * X[rows, coordinate] + net.b1[units]
+    with np.errstate(all="ignore"):
+        X[rows, coordinate] = (target - rest) / w
+    return X[np.isfinite(X).all(axis=1)]
 
 
 def judge_network(net: ThresholdNetwork, k: int, rng: np.random.Generator, *, label: str) -> Outcome:

@@ -116,15 +116,87 @@ def run_session(cells: Sequence[CodeCell], calls: Sequence[Call], limits: Sessio
                 submission_dir: Path | None, secret_paths: Sequence[Path] = (),
                 isolation: str | None = None) -> SessionReport:
     """Run the cells in order in one namespace, then the calls; see the module docstring."""
-    started = time.monotonic()
-    prepared = _prepare_calls(calls)
-    layer = choose_layer(isolation)
-    runner = _Runner(cells, prepared, limits)
-    with Sandbox(layer, limits, submission_dir, secret_paths) as sandbox:
-        runner.run(sandbox)
-        notices = tuple(dict.fromkeys([*sandbox.notices, *runner.notices]))
-    return SessionReport(layer, runner.cell_reports(), runner.call_results(), notices,
-                         time.monotonic() - started)
+    pending = start_session(limits, submission_dir=submission_dir, secret_paths=secret_paths,
+                            isolation=isolation)
+    return pending.run(cells, calls)
+
+
+def start_session(limits: SessionLimits, *, submission_dir: Path | None, secret_paths: Sequence[Path] = (),
+                  isolation: str | None = None) -> PendingSession:
+    """Set up the sandbox and start its first child now; `run` it once the calls are planned.
+
+    The child's interpreter and numpy import (most of a session's cost) then overlap with the
+    grader's own work on the submission. Call `run` or `close` exactly once.
+    """
+    return PendingSession(limits, submission_dir, secret_paths, isolation)
+
+
+class PendingSession:
+    """A sandbox whose first child is already starting."""
+
+    def __init__(self, limits: SessionLimits, submission_dir: Path | None, secret_paths: Sequence[Path],
+                 isolation: str | None) -> None:
+        self.started = time.monotonic()
+        self.limits = limits
+        self.layer = choose_layer(isolation)
+        self.sandbox: Sandbox | None = Sandbox(self.layer, limits, submission_dir, secret_paths)
+        self.first: _Spawned | None = None
+        try:
+            self.first = _spawn(self.sandbox, limits)
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, cells: Sequence[CodeCell], calls: Sequence[Call]) -> SessionReport:
+        """Run the cells in order in one namespace, then the calls, and end the session."""
+        if self.sandbox is None:
+            raise RuntimeError("this session has already run or been closed")
+        try:
+            runner = _Runner(cells, _prepare_calls(calls), self.limits)
+            first, self.first = self.first, None
+            runner.run(self.sandbox, first)
+            notices = tuple(dict.fromkeys([*self.sandbox.notices, *runner.notices]))
+        finally:
+            self.close()
+        return SessionReport(self.layer, runner.cell_reports(), runner.call_results(), notices,
+                             time.monotonic() - self.started)
+
+    def close(self) -> None:
+        """Stop a child that was started but not used, and remove the sandbox's files."""
+        if self.first is not None:
+            self.first.stop()
+            self.first = None
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+
+@dataclass
+class _Spawned:
+    """A started child that has been sent its header, waiting for its body."""
+
+    sandbox: Sandbox
+    process: subprocess.Popen[bytes]
+    reader: Reader
+    stopped: bool = False
+
+    def stop(self) -> None:
+        """Kill the child and everything it started; safe to call again."""
+        if not self.stopped:
+            self.stopped = True
+            self.sandbox.stop(self.process)
+            self.reader.close()
+
+
+def _spawn(sandbox: Sandbox, limits: SessionLimits) -> _Spawned:
+    """Start a child and send the header that confines it."""
+    launch = sandbox.launch(CHILD_SOURCE)
+    header = {"path": launch.path, "cwd": launch.workdir, "drop": launch.drop,
+              "preload": launch.preload, "rlimits": launch.rlimits}
+    process = sandbox.spawn(launch)
+    reader = Reader(process, limits.output_bytes, wrapped=sandbox.layer == "namespaces")
+    reader.send_header(json.dumps(header, allow_nan=False).encode() + b"\n")
+    return _Spawned(sandbox, process, reader)
 
 
 # ---------------------------------------------------------------- requests
@@ -218,7 +290,15 @@ class _Runner:
         return {p.call.id: self.results[p.call.id] for p in self.calls}
 
     # ------------------------------------------------------------ the loop
-    def run(self, sandbox: Sandbox) -> None:
+    def run(self, sandbox: Sandbox, spawned: _Spawned | None = None) -> None:
+        """Run children until every cell and call is final; `spawned` is an already started one."""
+        try:
+            self._loop(sandbox, spawned)
+        finally:
+            if spawned is not None:
+                spawned.stop()  # already stopped if it ran; else started early and never used
+
+    def _loop(self, sandbox: Sandbox, spawned: _Spawned | None) -> None:
         first = True
         while True:
             cells = [i for i in self.order if i in self.sources and i not in self.final_cells]
@@ -232,7 +312,8 @@ class _Runner:
                     return
                 self.restarts += 1
             first = False
-            self._run_child(sandbox, cells, self._with_replays(pending))
+            child, spawned = spawned or _spawn(sandbox, self.limits), None
+            self._run_child(child, cells, self._with_replays(pending))
 
     def _cannot_restart(self) -> str | None:
         if self.restarts >= self.limits.max_restarts:
@@ -267,14 +348,11 @@ class _Runner:
         return [(p, p.call.id in self.results) for p in self.calls if p.call.id in wanted]
 
     # ------------------------------------------------------------ one child
-    def _run_child(self, sandbox: Sandbox, cells: list[int],
+    def _run_child(self, child: _Spawned, cells: list[int],
                    calls: list[tuple[_Prepared, bool]]) -> None:
         limits = self.limits
-        launch = sandbox.launch(CHILD_SOURCE)
         budget = max(limits.notebook_timeout - self.budget_spent, 0.0)
         request = {
-            "path": launch.path, "cwd": launch.workdir, "drop": launch.drop,
-            "preload": launch.preload, "rlimits": launch.rlimits,
             "output_bytes": limits.output_bytes, "caps": wire.DEFAULT_CAPS.as_dict(),
             "budget": budget,
             "cells": [{"index": i, "source": self.sources[i], "timeout": limits.cell_timeout}
@@ -283,8 +361,7 @@ class _Runner:
         }
         items = [_Item("cell", i, limits.cell_timeout) for i in cells]
         items += [_Item("call", p.call.id, p.call.timeout, replay) for p, replay in calls]
-        process = sandbox.spawn(launch)
-        reader = Reader(process, limits.output_bytes, wrapped=sandbox.layer == "namespaces")
+        reader = child.reader
         try:
             reader.send_request(json.dumps(request, allow_nan=False).encode())
             ready = reader.next_message(time.monotonic() + STARTUP_SECONDS)
@@ -293,8 +370,7 @@ class _Runner:
                                    + (reader.raw_tail() or f"{reader.end_status()}"))
             self._read_items(reader, items, budget)
         finally:
-            sandbox.stop(process)
-            reader.close()
+            child.stop()
         for note in reader.notes():
             self.notices.append(note)
 
@@ -476,6 +552,16 @@ class Reader:
         self.flooded = False
         pump_type = _SelectorPump if os.name == "posix" else _ThreadPump
         self.pump = pump_type(process)
+
+    def send_header(self, data: bytes) -> None:
+        """Write the first line of the request now; it is small enough for the pipe's buffer."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(data)
+            stdin.flush()
+        except (OSError, ValueError):
+            pass  # the child died at once: the reader reports how
 
     def send_request(self, data: bytes) -> None:
         """Write the request to the child's stdin from a thread (a dead child must not block us)."""

@@ -125,8 +125,15 @@ _t2 = time.perf_counter()
 exec(compile(sys.argv[2], "<calls>", "exec"), _ns)
 _done = _ns["_bench_calls"]()
 _t3 = time.perf_counter()
+# VmHWM: this program's own peak; ru_maxrss would count the parent's pages before exec too.
+_rss = 0
+try:
+    with open("/proc/self/status") as handle:
+        _rss = next((int(l.split()[1]) for l in handle if l.startswith("VmHWM:")), 0)
+except OSError:
+    pass
 print(json.dumps({"numpy": _t1 - _t0, "cells": _t2 - _t1, "calls": _t3 - _t2, "inside": _t3 - _t0,
-                  "cell_errors": _errors, "calls_ok": _done["ok"]}))
+                  "cell_errors": _errors, "calls_ok": _done["ok"], "rss_kb": _rss}))
 '''
 
 # Runs `grader grade` through the same function as the `grader` console script (grader.cli:main),
@@ -443,7 +450,7 @@ def run_floor(submissions: Sequence[Submission]) -> tuple[RunFigures, FloorPhase
         inside = json.loads(output.decode().strip().splitlines()[-1])
         walls.append(wall)
         cpus.append(_cpu(usage))
-        rss.append(usage.ru_maxrss / 1024)
+        rss.append((inside["rss_kb"] or usage.ru_maxrss) / 1024)
         phases.append((wall - inside["inside"], inside["numpy"], inside["cells"], inside["calls"]))
     total = time.perf_counter() - started
     run = RunFigures("(a) floor: python + numpy + cells + 15 calls", len(submissions), total, walls, cpus,
@@ -720,7 +727,7 @@ sys.exit(0 if code in (0, 1) else code)
 '''
 
 
-def _sandbox_start_costs(repeat: int = 15) -> dict[str, float]:
+def _sandbox_start_costs(work: Path, repeat: int = 15) -> dict[str, float]:
     """Median wall of starting an interpreter (and numpy) plain and inside the grader's bwrap."""
     env = {**os.environ, **CHILD_ENV}
     import importlib.util
@@ -737,9 +744,10 @@ def _sandbox_start_costs(repeat: int = 15) -> dict[str, float]:
     try:  # a private helper of the grader: only for this profile, skipped if it changes
         from grader.sandbox import isolation
 
-        work = Path(tempfile.mkdtemp(prefix="bench-bwrap-"))
         if isolation.choose_layer() == "namespaces":
-            argv = isolation._bwrap_argv(work, isolation._packages(()), [])
+            scratch = work / "bwrap-start"  # inside the benchmark's folder, removed with it
+            scratch.mkdir(exist_ok=True)
+            argv = isolation._bwrap_argv(scratch, isolation._packages(()), [])
             commands["bwrap + python -I -S -B -c pass"] = [*argv, PYTHON, "-I", "-S", "-B", "-c", "pass"]
             commands["bwrap + python -I -S -B + numpy"] = [
                 *argv, PYTHON, "-I", "-S", "-B", "-c",
@@ -828,7 +836,7 @@ def run_profile(subs_dir: Path, work: Path, *, skip_kernel: bool) -> None:
     sub = {k: statistics.mean(r["_sub"][k] for r in rows) for k in rows[0]["_sub"]}
     print("Session bookkeeping in detail (mean s): " + ", ".join(f"{k} {v:.4f}" for k, v in sub.items()))
     print("\nStarting an interpreter (median of 15 runs, s):")
-    for name, seconds in _sandbox_start_costs().items():
+    for name, seconds in _sandbox_start_costs(work).items():
         print(f"  {seconds:.4f}  {name}")
     if not skip_kernel and kernel_missing() is None:
         print("\nBaseline (b), nbclient + ipykernel, per submission (median of 5, s):")
