@@ -14,18 +14,19 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine import GradeOptions, grade
+from grader.engine import GradeOptions, failed_report, grade
 from grader.errors import GraderError
 from grader.results import write_json_atomic
 from grader.rubric import Rubric
 from grader.safezip import is_zip
-from grader.submission import Submitter, looks_like_submission, open_submission
+from grader.submission import Submission, Submitter, looks_like_submission, open_submission
 
 
 @dataclass(frozen=True)
@@ -113,17 +114,25 @@ def grade_one(
     source: SubmissionSource, rubric: Rubric, out_dir: Path, options: GradeOptions,
 ) -> BatchRow:
     """Grade one submission and write its results.json; never raises for its content."""
+    target = out_dir / source.name
     with tempfile.TemporaryDirectory(prefix="grader-") as temp:
-        submission = open_submission(source.path, dict(rubric.files), Path(temp), name=source.name,
-                                     submitters=source.submitters)
-        report = grade(submission, rubric, options)
-        document = report.document()
-        document["extra_data"]["submitters"] = [
-            {"name": s.name, "email": s.email, "sid": s.sid} for s in source.submitters]
-        target = out_dir / source.name
-        write_json_atomic(target / "results.json", document)
+        try:
+            submission = open_submission(source.path, dict(rubric.files), Path(temp), name=source.name,
+                                         submitters=source.submitters)
+            report = grade(submission, rubric, options)
+            document = report.document()
+            document["extra_data"]["submitters"] = [
+                {"name": s.name, "email": s.email, "sid": s.sid} for s in source.submitters]
+            write_json_atomic(target / "results.json", document)
+        except Exception:
+            # Whatever went wrong (an unreadable folder, a file system error), this submission
+            # still gets a complete results.json and the batch goes on.
+            empty = Submission(source.name, source.path, {}, {}, (), tuple(source.submitters))
+            report = failed_report(empty, rubric, options, f"grading {source.path} failed\n{traceback.format_exc()}")
+            document = report.document()
+            write_json_atomic(target / "results.json", document)
         if report.log:
-            (target / "grader.log").write_text("\n\n".join(report.log), encoding="utf-8")
+            (target / "grader.log").write_text("\n\n".join(report.log), encoding="utf-8", errors="replace")
     return row_from_results(source.name, source.submitters, document, rubric)
 
 

@@ -235,17 +235,32 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
     notebook_items = [i for i in items if i.kind == "notebook"]
     opened = _open_notebook(submission, rubric, notebook_items, options, outcomes) if notebook_items else None
     layer = None
+    written_items = [i for i in items if i.kind == "written"]
+    weights_items = [i for i in items if i.kind == "weights"]
     try:
-        _grade_written(submission, rubric, [i for i in items if i.kind == "written"], outcomes, log)
-        _grade_weights(submission, rubric, [i for i in items if i.kind == "weights"], salt, outcomes, log)
+        # Each stage on its own: a grader fault in one costs only that stage's items.
+        _stage(written_items, outcomes, log, _grade_written, submission, rubric, written_items, outcomes, log)
+        _stage(weights_items, outcomes, log, _grade_weights, submission, rubric, weights_items, salt, outcomes, log)
         if opened is not None:
-            layer = _grade_notebook(submission, rubric, notebook_items, *opened, salt, outcomes, log, top)
+            layer = _stage(notebook_items, outcomes, log, _grade_notebook, submission, rubric, notebook_items,
+                           *opened, salt, outcomes, log, top)
     finally:
         if opened is not None:
             opened[1].close()
     results = tuple(_result(item, outcomes.get(item.id)) for item in items)
     return GradeReport(submission, rubric, results, "\n\n".join(top), tuple(log),
                        time.perf_counter() - started, layer)
+
+
+def _stage(items: list[Item], outcomes: dict[str, Outcome], log: list[str], function: Any, *args: Any) -> Any:
+    """Run one stage; if the grader fails inside it, score its unfinished items 0 and log why."""
+    try:
+        return function(*args)
+    except Exception:
+        log.append(f"{function.__name__}: internal error\n{traceback.format_exc()}")
+        for item in items:
+            outcomes.setdefault(item.id, Outcome.zero(INTERNAL_ERROR))
+        return None
 
 
 def _result(item: Item, outcome: Outcome | None) -> ItemResult:
@@ -257,6 +272,18 @@ def _result(item: Item, outcome: Outcome | None) -> ItemResult:
     return ItemResult(item, round(item.points * outcome.fraction, 4), feedback, outcome.details or {})
 
 
+GRADER_FAILED = ("The grader failed while grading this submission. This is not your fault; your "
+                 "instructor has been told and will regrade it.")
+
+
+def failed_report(submission: Submission, rubric: Rubric, options: GradeOptions, error: str,
+                  seconds: float = 0.0) -> GradeReport:
+    """Every item scored 0 with an apology: what a grader fault still yields."""
+    items = [i for i in rubric.items if i.visibility == "visible" or not options.visible_only]
+    results = tuple(ItemResult(item, 0.0, INTERNAL_ERROR) for item in items)
+    return GradeReport(submission, rubric, results, GRADER_FAILED, (error,), seconds)
+
+
 def grade(submission: Submission, rubric: Rubric, options: GradeOptions | None = None) -> GradeReport:
     """Grade a submission. Never raises: a grader fault still yields every item, scored 0."""
     options = options or GradeOptions()
@@ -264,11 +291,5 @@ def grade(submission: Submission, rubric: Rubric, options: GradeOptions | None =
     try:
         return _grade(submission, rubric, options)
     except Exception:
-        items = [i for i in rubric.items if i.visibility == "visible" or not options.visible_only]
-        results = tuple(ItemResult(item, 0.0, INTERNAL_ERROR) for item in items)
-        return GradeReport(
-            submission, rubric, results,
-            "The grader failed while grading this submission. This is not your fault; your instructor "
-            "has been told and will regrade it.",
-            (f"grading crashed\n{traceback.format_exc()}",), time.perf_counter() - started,
-        )
+        return failed_report(submission, rubric, options, f"grading crashed\n{traceback.format_exc()}",
+                             time.perf_counter() - started)

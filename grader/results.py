@@ -107,6 +107,7 @@ def _round(value: float) -> float:
 
 
 def _clip(text: str) -> str:
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be written
     text = text.replace("\r\n", "\n").replace("\x00", "")
     if len(text) <= MAX_OUTPUT_CHARS:
         return text

@@ -134,3 +134,8 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
         raise StudentFileError(f"{name} is not valid YAML ({where}: {problem}).") from None
     except RecursionError:
         raise StudentFileError(f"{name} is nested too deeply.") from None
+    except (ValueError, OverflowError) as exc:
+        # PyYAML's constructors raise these for values it parses but cannot build (a date
+        # 2024-13-45, an integer of thousands of digits).
+        raise StudentFileError(f"{name} has a value that cannot be read ({str(exc)[:200]}); "
+                               "quote it if it is meant as text.") from None

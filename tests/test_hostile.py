@@ -95,20 +95,6 @@ class Hole:
 
 ALL_LAYERS = ("namespaces", "uid", "rlimits")
 HOLES = [
-    Hole("surrogate_in_output", ("batch", "complete", "scores", "time"), ALL_LAYERS,
-         "grader/results.py write_json_atomic: json.dumps(ensure_ascii=False) then a UTF-8 write fails "
-         "(UnicodeEncodeError) on a lone surrogate in a student's error message, which the session "
-         "passes through unchanged; grade_one raises, run_batch re-raises after the others, and the "
-         "submission gets no results.json (on Gradescope: 'The autograder failed to execute')."),
-    Hole("yaml_value_errors", ("scores",), ALL_LAYERS,
-         "grader/yamlio.py load_untrusted_yaml catches YAMLError but not the ValueError of PyYAML's "
-         "constructors (timestamp 2024-13-45, an int over 4300 digits); engine._grade_written lets it "
-         "out, grade() turns it into an internal error on EVERY item: the notebook and weights score 0."),
-    Hole("every_call_times_out", ("time",), ALL_LAYERS,
-         "grader/sandbox/session.py charges only cells to notebook_timeout: each call gets its own "
-         "call_timeout with no total, so 24 looping calls take 24 call limits (the real rubric's 66 "
-         "calls x 5 s = 5.5 min), though the rubric calls notebook_timeout the budget 'for the whole "
-         "notebook and all calls'."),
     Hole("disk_fill", ("must_not",), ALL_LAYERS,
          "No disk quota: RLIMIT_FSIZE (file_mb) bounds each file, not their number; the working copy "
          "(bound read-write at /submission under namespaces, the work dir under uid) is on the "

@@ -197,12 +197,19 @@ class _Harness:
 
     # ------------------------------------------------------------ calls
     def run_calls(self):
+        hung = set()  # functions that already ran out of time: not called again (saves the budget)
         for call in self.req["calls"]:
             reply = {"t": "call", "id": call["id"], "status": "ok", "message": "", "value": None,
                      "args_after": None}
+            if call["function"] in hung and not call["replay"]:
+                reply.update(status="timeout", output="", message=(
+                    f"Not called: an earlier call of `{call['function']}` did not return in time."))
+                self.send(reply)
+                continue
             try:
                 self.run_call(call, reply)
             except TimeLimitExceeded as exc:
+                hung.add(call["function"])
                 reply.update(status="timeout", value=None, args_after=None, message=(
                     f"`{call['function']}` did not return within {float(call['timeout']):g} s "
                     "and was stopped here:\n" + self.student_traceback(exc)))

@@ -269,7 +269,8 @@ class _Runner:
         self.results: dict[str, CallResult] = {}
         self.dead_replays: set[str] = set()
         self.notices: list[str] = []
-        self.budget_spent = 0.0
+        self.budget_spent = 0.0  # by the cells, all children together
+        self.calls_spent = 0.0  # by the calls: a budget of the same size, of their own
         self.restarts = 0
         for cell in cells:
             done = to_python(cell.source)
@@ -321,6 +322,9 @@ class _Runner:
                     "the grader does not restart it again.")
         if self.limits.notebook_timeout - self.budget_spent <= 0:
             return ("Not run: the notebook used up its total time budget of "
+                    f"{self.limits.notebook_timeout:g} s.")
+        if self.limits.notebook_timeout - self.calls_spent <= 0:
+            return ("Not run: the graded functions used up their total time budget of "
                     f"{self.limits.notebook_timeout:g} s.")
         return None
 
@@ -375,27 +379,38 @@ class _Runner:
             self.notices.append(note)
 
     def _read_items(self, reader: Reader, items: list[_Item], budget: float) -> None:
-        cells_started = started = time.monotonic()
-        for position, item in enumerate(items):
-            soft = item.soft
-            if item.kind == "cell":
-                soft = max(min(soft, budget - (started - cells_started)), 0.0)
-            deadline = started + soft + _grace(soft)
-            while True:
-                message = reader.next_message(deadline)
-                if message is TIMED_OUT or message is ENDED:
-                    if item.kind == "cell":
-                        self.budget_spent += time.monotonic() - cells_started
-                    self._culprit(item, soft, reader, timed_out=message is TIMED_OUT)
-                    return
-                if isinstance(message, dict) and self._accept(item, message, reader):
-                    break
-                reader.garbage_lines += 1
-            started = time.monotonic()
-            last_cell = item.kind == "cell" and (position + 1 == len(items)
-                                                 or items[position + 1].kind != "cell")
-            if last_cell:
-                self.budget_spent += started - cells_started
+        """Read each item's result in order, within the cells' and the calls' time budgets.
+
+        notebook_timeout bounds all cells together and, separately, all calls together: a
+        notebook whose cells use up their time still has its functions called, and calls that
+        all hang cannot add up to more than the budget. An item gets its own limit or what is
+        left of its budget, whichever is smaller.
+        """
+        started = time.monotonic()
+        calls_budget = max(self.limits.notebook_timeout - self.calls_spent, 0.0)
+        spent = {"cell": 0.0, "call": 0.0}
+        try:
+            for item in items:
+                left = budget - spent["cell"] if item.kind == "cell" else calls_budget - spent["call"]
+                soft = max(min(item.soft, left), 0.0)
+                if soft <= 0 and item.kind == "call":
+                    return  # out of budget: the runner marks what is left as not run
+                deadline = started + soft + _grace(soft)
+                while True:
+                    message = reader.next_message(deadline)
+                    if message is TIMED_OUT or message is ENDED:
+                        spent[item.kind] += time.monotonic() - started
+                        self._culprit(item, soft, reader, timed_out=message is TIMED_OUT)
+                        return
+                    if isinstance(message, dict) and self._accept(item, message, reader):
+                        break
+                    reader.garbage_lines += 1
+                now = time.monotonic()
+                spent[item.kind] += now - started
+                started = now
+        finally:
+            self.budget_spent += spent["cell"]
+            self.calls_spent += spent["call"]
 
     # ------------------------------------------------------------ results from the child
     def _accept(self, item: _Item, message: dict[str, Any], reader: Reader) -> bool:
@@ -468,8 +483,15 @@ class _Runner:
                        "asked to, so the grader ended its Python process.")
         else:
             message = f"`{function}` ended the Python process running the notebook ({how})."
-        self.results[call_id] = CallResult(call_id, "timeout" if timed_out else "crashed",
-                                           message=message, output=output)
+        status: CallStatus = "timeout" if timed_out else "crashed"
+        self.results[call_id] = CallResult(call_id, status, message=message, output=output)
+        # The function's other calls would do the same and cost a restart each: not run again.
+        why = "did not return in time" if timed_out else "ended the notebook's Python process"
+        for prepared in self.calls:
+            other = prepared.call
+            if other.function == function and other.id not in self.results:
+                self.results[other.id] = CallResult(
+                    other.id, status, message=f"Not called: an earlier call of `{function}` {why}.")
 
     def _how_it_ended(self, reader: Reader) -> str:
         if reader.flooded:
@@ -506,9 +528,11 @@ def _grace(soft: float) -> float:
 
 
 def _clip(text: str, cap: int) -> str:
+    # Lone surrogates (from the child's "surrogateescape" or a student's str) cannot be written
+    # as UTF-8 later: replace them here, where untrusted text enters the grader.
     data = text.encode("utf-8", "replace")
     if len(data) <= cap + 200:  # room for the child's own "not shown" line
-        return text
+        return data.decode("utf-8", "replace")
     shown = data[:cap].decode("utf-8", "ignore")
     return f"{shown}\n[... {len(data) - cap:,} more bytes not shown]"
 
