@@ -151,7 +151,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     paths = args.paths or [DEFAULT_SAMPLES]
     out_dir: Path = args.out
     options = GradeOptions(isolation=args.isolation,
-                           secret_paths=secret_paths(rubric.path, out_dir))
+                           secret_paths=secret_paths(rubric.path, out_dir, tuple(paths)))
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as workdir:
         sources = discover(paths, dict(rubric.files), Path(workdir))
         if not sources:

@@ -95,10 +95,10 @@ class Hole:
 
 ALL_LAYERS = ("namespaces", "uid", "rlimits")
 HOLES = [
-    Hole("disk_fill", ("must_not",), ALL_LAYERS,
-         "No disk quota: RLIMIT_FSIZE (file_mb) bounds each file, not their number; the working copy "
-         "(bound read-write at /submission under namespaces, the work dir under uid) is on the "
-         "grader's disk, so a submission can write file_mb per file for its whole time budget."),
+    Hole("disk_fill", ("must_not",), ("uid", "rlimits"),
+         "No disk quota outside the namespaces layer: RLIMIT_FSIZE (file_mb) bounds each file, not "
+         "their number, and the uid layer's work dir is on the grader's disk (the namespaces layer "
+         "gives the child a size-capped tmpfs instead)."),
     Hole("memory_bomb_forked", ("must_not",), ALL_LAYERS,
          "memory_mb is RLIMIT_AS of each process; with max_processes 64 a submission can hold up to "
          "64 x memory_mb of RAM at once (there is no cgroup memory limit)."),
@@ -106,16 +106,13 @@ HOLES = [
          "The uid layer has no network isolation: the child connects to 127.0.0.1 (a Dask scheduler, "
          "Jupyter, a database on the grading machine) and to the internet. Here `import socket` fails "
          "only because this Python lives under /root; ctypes (loaded by numpy) reaches libc anyway."),
-    Hole("tmp_persistence", ("must_not",), ("uid", "rlimits"),
-         "The uid layer leaves what the submission wrote to /tmp, /var/tmp and /dev/shm: Sandbox.stop "
-         "and sweep kill the uid's processes but delete none of its files, so a later submission "
-         "graded on the same machine can read them."),
-    Hole("filesystem_solution_search", ("scores", "must_not"), ("uid", "rlimits"),
-         "grader/paths.py secret_paths hides the grader, reference_solutions, the rubric's folder and "
-         "the output folder, not the rest of the checkout: sample_submissions/hw1/reference (a full "
-         "solution), .git (the reference's history) and other submissions on disk stay readable to "
-         "the sandbox uid, which finds a working solution by walking the disk.",
-         applies=lambda: _world_reachable(make_hostile.REFERENCE / "hw1_code.ipynb")),
+    Hole("tmp_persistence", ("must_not",), ("rlimits",),
+         "The rlimits layer (a student's own laptop) leaves what the notebook wrote to /tmp; the uid "
+         "layer removes the sandbox user's files from /tmp, /var/tmp and /dev/shm after each session."),
+    Hole("filesystem_solution_search", ("scores", "must_not"), ("rlimits",),
+         "The rlimits layer (a student's own laptop) hides nothing: the notebook can read any file the "
+         "user can. The uid layer makes the grader, references, rubric, samples, .git, outputs and the "
+         "folders being graded unreadable to the sandbox user."),
 ]
 
 

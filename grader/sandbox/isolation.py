@@ -68,6 +68,7 @@ class Launch:
     drop: tuple[int, int] | None   # uid, gid the child switches to after importing numpy
     rlimits: dict[str, Any]
     preload: list[str]       # modules imported before the switch (installs the uid cannot read)
+    pass_fds: tuple[int, ...] = ()  # open files bwrap copies into the sandbox; closed once started
 
 
 # ---------------------------------------------------------------- choosing a layer
@@ -226,9 +227,10 @@ class Sandbox:
             _chown_tree(work, *self.ids)
         python = [str(_python_executable()), "-I", "-S", "-B", "-c", child_source]
         if self.layer == "namespaces":
-            argv = _bwrap_argv(work, self.packages, self.masks, self.limits.file_mb) + python
+            fds: list[int] = []
+            argv = _bwrap_argv(work, self.packages, self.masks, self.limits.file_mb, fds) + python
             return Launch(argv, _environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
-                          self.ids, self.rlimits, [])
+                          self.ids, self.rlimits, [], tuple(fds))
         packages = self.root / "pkgs"
         if not packages.exists():
             packages.mkdir()
@@ -249,9 +251,12 @@ class Sandbox:
         try:
             return subprocess.Popen(launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env=launch.env, cwd=launch.cwd,
-                                    close_fds=True, **extra)
+                                    close_fds=True, pass_fds=launch.pass_fds, **extra)
         except OSError as exc:
             raise IsolationError(f"could not start the sandbox ({exc})") from exc
+        finally:
+            for fd in launch.pass_fds:  # bwrap has its own copies now
+                os.close(fd)
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
         """Kill the child and everything it started, whatever signal handlers it installed."""
@@ -296,6 +301,10 @@ class Sandbox:
             time.sleep(0.01)
         if _pids_of(uid, zombies=True):
             self.notices.append(f"Some processes of uid {uid} outlived the sandbox's cleanup.")
+        # Files the uid left in the shared temporary folders would be read by the next
+        # submission graded here (the same uid): remove them.
+        for shared in SHARED_TEMP_DIRS:
+            _remove_owned_by(Path(shared), uid)
 
     # ------------------------------------------------------------ limits and secrets
     def _rlimits(self) -> dict[str, Any]:
@@ -350,6 +359,29 @@ class Sandbox:
 
 # ---------------------------------------------------------------- helpers
 
+SHARED_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _remove_owned_by(top: Path, uid: int) -> None:
+    """Remove every file and folder under `top` owned by `uid` (without following links)."""
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if info.st_uid == uid:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            elif entry.is_dir(follow_symlinks=False) and info.st_mode & stat.S_IWOTH:
+                # Only world-writable folders can hold the uid's files among others' files.
+                _remove_owned_by(Path(entry.path), uid)
+        except OSError:
+            continue
+
 def _python_executable() -> Path:
     if not sys.executable:
         raise IsolationError("the grader's Python has no executable to start children with")
@@ -393,7 +425,10 @@ def _site_dirs() -> list[Path]:
 
 
 def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
-                file_mb: int = 64) -> list[str]:
+                file_mb: int = 64, fds: list[int] | None = None) -> list[str]:
+    """The bwrap command line; the fds of files it copies are appended to `fds` (pass them on)."""
+    if fds is None:
+        fds = []
     root_user = os.geteuid() == 0
     if root_user:
         # No user namespace: the child then drops to a real unprivileged uid, which the kernel's
@@ -431,8 +466,22 @@ def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
     for source in packages:
         argv += ["--ro-bind", str(source), f"{SANDBOX_PACKAGES}/{source.name}"]
     argv += ["--perms", "1777", "--size", str(file_mb * 2**20), "--tmpfs", "/tmp",
-             "--proc", "/proc", "--dev", "/dev",
-             "--bind", str(work), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--"]
+             "--proc", "/proc", "--dev", "/dev"]
+    # The working folder is a size-capped tmpfs (a disk quota: writes cannot fill the grader's
+    # disk) holding writable copies of the submission's files, which bwrap copies from fds.
+    copies: list[str] = []
+    total = 0
+    for path in sorted(work.rglob("*")):
+        target = f"{SANDBOX_WORKDIR}/{path.relative_to(work).as_posix()}"
+        if path.is_dir() and not path.is_symlink():
+            copies += ["--perms", "0777", "--dir", target]
+        elif path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            fds.append(fd)
+            total += os.fstat(fd).st_size
+            copies += ["--perms", "0666", "--file", str(fd), target]
+    argv += ["--perms", "1777", "--size", str(file_mb * 2**20 + total), "--tmpfs", SANDBOX_WORKDIR, *copies]
+    argv += ["--chdir", SANDBOX_WORKDIR, "--"]
     return argv
 
 
