@@ -149,7 +149,7 @@ def _notebook_summary(report: SessionReport) -> list[str]:
 
 
 def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
-                   outcomes: dict[str, Outcome]) -> tuple[list[CodeCell], PendingSession] | None:
+                   outcomes: dict[str, Outcome], log: list[str]) -> tuple[list[CodeCell], PendingSession] | None:
     """Read the notebook and start its sandboxed child at once, or score its items 0 and say why.
 
     The child's interpreter and numpy import then overlap with the grader's other work.
@@ -168,8 +168,13 @@ def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], op
         cell_timeout=rubric.limits.cell_timeout, notebook_timeout=rubric.limits.notebook_timeout,
         memory_mb=rubric.limits.memory_mb, extra_packages=rubric.extra_packages,
     )
-    pending = start_session(limits, submission_dir=path.parent, secret_paths=options.secret_paths,
-                            isolation=options.isolation)
+    try:
+        pending = start_session(limits, submission_dir=path.parent, secret_paths=options.secret_paths,
+                                isolation=options.isolation)
+    except Exception:
+        outcomes.update({item.id: Outcome.zero(INTERNAL_ERROR) for item in items})
+        log.append(f"starting the sandbox failed\n{traceback.format_exc()}")
+        return None
     return cells, pending
 
 
@@ -233,7 +238,7 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
     log: list[str] = []
     top: list[str] = list(submission.notes)
     notebook_items = [i for i in items if i.kind == "notebook"]
-    opened = _open_notebook(submission, rubric, notebook_items, options, outcomes) if notebook_items else None
+    opened = _open_notebook(submission, rubric, notebook_items, options, outcomes, log) if notebook_items else None
     layer = None
     written_items = [i for i in items if i.kind == "written"]
     weights_items = [i for i in items if i.kind == "weights"]

@@ -609,3 +609,25 @@ def test_oversized_notebook_is_refused_before_parsing(tmp_path: Path) -> None:
     with pytest.raises(StudentFileError, match="larger than"):
         load_code_cells(path, max_bytes=1000)
     assert load_code_cells(path)[0].source == "x = 1"
+
+
+def test_a_submission_of_thousands_of_files_still_runs(tmp_path: Path) -> None:
+    # More files than open-file limits allow to hand over one fd each (regression: every item 0).
+    for i in range(2000):
+        (tmp_path / f"f{i}.txt").write_text("x")
+    source = "import os\ndef count():\n    return len(os.listdir('.'))\n"
+    report = run([source], [Call("n", "count")], submission_dir=tmp_path)
+    assert report.calls["n"].status == "ok" and report.calls["n"].value == 2000
+
+
+def test_writes_in_the_working_folder_are_capped(tmp_path: Path) -> None:
+    need("namespaces")
+    (tmp_path / "given.txt").write_text("data")
+    source = ("def fill():\n    written = 0\n    try:\n        for i in range(100):\n"
+              "            with open(f'big{i}', 'wb') as f:\n                f.write(b'0' * 2**20)\n"
+              "            written += 1\n    except OSError:\n        pass\n    return written\n")
+    report = run([source], [Call("fill", "fill", timeout=20)], submission_dir=tmp_path, file_mb=8,
+                 layer="namespaces")
+    assert report.calls["fill"].status == "ok"
+    assert report.calls["fill"].value <= 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt"]

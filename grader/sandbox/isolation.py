@@ -228,7 +228,12 @@ class Sandbox:
         python = [str(_python_executable()), "-I", "-S", "-B", "-c", child_source]
         if self.layer == "namespaces":
             fds: list[int] = []
-            argv = _bwrap_argv(work, self.packages, self.masks, self.limits.file_mb, fds) + python
+            try:
+                argv = _bwrap_argv(work, self.packages, self.masks, self.limits.file_mb, fds) + python
+            except BaseException:
+                for fd in fds:
+                    os.close(fd)
+                raise
             return Launch(argv, _environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
                           self.ids, self.rlimits, [], tuple(fds))
         packages = self.root / "pkgs"
@@ -360,6 +365,8 @@ class Sandbox:
 # ---------------------------------------------------------------- helpers
 
 SHARED_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+MAX_COPIED_FILES = 200
+"""Submissions with more files than this are bound into the sandbox rather than copied by fd."""
 
 
 def _remove_owned_by(top: Path, uid: int) -> None:
@@ -471,7 +478,12 @@ def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
     # disk) holding writable copies of the submission's files, which bwrap copies from fds.
     copies: list[str] = []
     total = 0
-    for path in sorted(work.rglob("*")):
+    entries = sorted(work.rglob("*"))
+    if len(entries) > MAX_COPIED_FILES:
+        # Too many files to hand over as open fds: bind the throwaway copy instead (no quota).
+        argv += ["--bind", str(work), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--"]
+        return argv
+    for path in entries:
         target = f"{SANDBOX_WORKDIR}/{path.relative_to(work).as_posix()}"
         if path.is_dir() and not path.is_symlink():
             copies += ["--perms", "0777", "--dir", target]
