@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.feedback import notebook_summary
 from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext, get_check
 from grader.errors import StudentFileError
 from grader.notebook import CodeCell, load_code_cells
 from grader.outcome import Outcome
 from grader.results import ItemResult, results_document
 from grader.rubric import Item, Rubric
-from grader.sandbox.session import PendingSession, SessionLimits, SessionReport, start_session
+from grader.sandbox.session import PendingSession, SessionLimits, start_session
 from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
 from grader.submission import Submission
 from grader.yamlio import load_untrusted_yaml
@@ -136,18 +137,6 @@ def _grade_written(submission: Submission, rubric: Rubric, items: list[Item],
             log.append(error)
 
 
-def _notebook_summary(report: SessionReport) -> list[str]:
-    lines = []
-    for cell in report.cells:
-        if cell.status == "error":
-            lines.append(f"Notebook cell {cell.index} raised an error (the cells after it still ran):\n"
-                         f"{cell.message.strip()}")
-        elif cell.status in ("timeout", "crashed"):
-            lines.append(f"Notebook cell {cell.index} {'ran out of time' if cell.status == 'timeout' else 'crashed'}"
-                         f" and was skipped: {cell.message.strip()}")
-    return lines
-
-
 def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
                    outcomes: dict[str, Outcome], log: list[str]) -> tuple[list[CodeCell], PendingSession] | None:
     """Read the notebook and start its sandboxed child at once, or score its items 0 and say why.
@@ -198,7 +187,7 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], c
             log.append(f"{item.id}: internal error while planning\n{traceback.format_exc()}")
     calls = [call for probe in probes.values() for call in probe.calls]
     report = pending.run(cells, calls)
-    top.extend(_notebook_summary(report))
+    top.extend(notebook_summary(report))
     # Sandbox notices name server paths and layers: for staff (stdout), not for students.
     log.extend(f"sandbox ({report.layer}): {notice}" for notice in report.notices)
     for item_id, probe in probes.items():

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.arrays import describe, dict_mismatches, mismatch
+from grader.checks.arrays import dict_mismatches, mismatch
+from grader.checks.feedback import call_problem, describe_call, score_cases
 from grader.checks.network import judge_network, read_network
 from grader.checks.registry import REQUIRED, NotebookContext, Probe, register
 from grader.outcome import Outcome
@@ -112,64 +113,6 @@ INPUTS: Mapping[str, InputGenerator] = {
 }
 
 
-# ---------------------------------------------------------------- messages
-def show_value(value: Any) -> str:
-    """A compact rendering of an input, for feedback on visible items."""
-    if isinstance(value, np.ndarray):
-        if value.size <= 20:  # small inputs in full: edge values such as -1 - 1e-12 must show
-            with np.printoptions(floatmode="unique", linewidth=100):
-                return f"array{value.shape} {np.array2string(value, separator=', ')}"
-        with np.printoptions(precision=4, threshold=20, edgeitems=2, linewidth=100):
-            return f"array{value.shape} {np.array2string(value, separator=', ')}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {show_value(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
-def describe_call(call: Call, show_inputs: bool) -> str:
-    """`name(args)` with inputs shown for visible items, or with their shapes only."""
-    def one(value: Any) -> str:
-        if isinstance(value, Ref):
-            return "<result of an earlier call>"
-        if isinstance(value, TestFunction):
-            return f"f = {value.source}"
-        if show_inputs:
-            return show_value(value)
-        return describe(value)
-    return f"{call.function}(" + ", ".join(one(a) for a in call.args) + ")"
-
-
-def call_problem(call: Call, result: CallResult | None, show_inputs: bool) -> str | None:
-    """A student-facing message if the call did not return a value, else None."""
-    if result is not None and result.status == "ok":
-        return None
-    called = describe_call(call, show_inputs)
-    if result is not None and result.status == "error" and result.message.strip().endswith("NotImplementedError"):
-        return f"{call.function} is not implemented yet (it raises NotImplementedError)."
-    if result is None or result.status == "not_run":
-        return f"{call.function} was not called: the notebook ran out of time or crashed before it."
-    output = f"\nIt printed:\n{result.output.strip()}" if result.output.strip() else ""
-    messages = {
-        "missing": f"The notebook does not define {call.function} (check its name, and that the cell "
-                   "defining it runs without an error).",
-        "error": f"Calling {called} raised an error:\n{result.message}{output}",
-        "timeout": f"Calling {called} did not finish within {call.timeout:g} s.",
-        "crashed": f"Calling {called} crashed the Python process ({result.message}).",
-        "bad_value": f"{called} returned a value the grader cannot read: {result.message}",
-    }
-    return messages.get(result.status, f"Calling {called} failed: {result.message}")
-
-
-def _score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool) -> Outcome:
-    passed = total - len(failures)
-    if not failures:
-        return Outcome.full(feedback_ok)
-    fraction = passed / total if partial else 0.0
-    head = f"{passed} of {total} cases passed." if total > 1 else ""
-    distinct = list(dict.fromkeys(failures))  # one "not implemented" line, not one per case
-    return Outcome(fraction, "\n".join([head, *distinct[:3]]).strip())
-
-
 # ---------------------------------------------------------------- generic value check
 def _validate_function_values(params: Mapping[str, Any]) -> str | None:
     if params["inputs"] not in INPUTS:
@@ -208,7 +151,7 @@ def function_values(ctx: NotebookContext) -> Probe:
                 problem = problem and problem.replace("returned a result that:", "returned a result that differs:")
             if problem:
                 failures.append(problem)
-        return _score_cases(f"{function} is correct on {len(calls)} inputs.", failures, len(calls), p["partial"])
+        return score_cases(f"{function} is correct on {len(calls)} inputs.", failures, len(calls), p["partial"])
 
     return Probe(calls, judge)
 
@@ -343,7 +286,7 @@ def numerical_grad(ctx: NotebookContext) -> Probe:
                     problem = f"{describe_call(call, True)} changed x; it must leave its input as it was."
             if problem:
                 failures.append(problem)
-        return _score_cases("numerical_grad is accurate on 3 test functions.", failures, len(calls), True)
+        return score_cases("numerical_grad is accurate on 3 test functions.", failures, len(calls), True)
 
     return Probe(calls, judge)
 

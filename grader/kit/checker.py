@@ -28,6 +28,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from grader.checks.arrays import as_float_array, describe, dict_mismatches, mismatch
+from grader.checks.feedback import call_problem, describe_call, notebook_summary, score_cases
 from grader.errors import GraderError, StudentFileError
 from grader.kit.report import Row, print_report
 from grader.notebook import load_code_cells
@@ -248,57 +249,6 @@ def _candidates(root: Path) -> list[Path]:
     return found
 
 
-# ---------------------------------------------------------------- messages (as the grader's checks)
-
-def show_value(value: Any) -> str:
-    """A compact rendering of an input, for feedback on public items."""
-    if isinstance(value, np.ndarray):
-        with np.printoptions(precision=4, threshold=20, edgeitems=2, linewidth=100):
-            return f"array{value.shape} {np.array2string(value, separator=', ')}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {show_value(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
-def describe_call(call: Call) -> str:
-    """`name(args)` with the (public) inputs shown."""
-    def one(value: Any) -> str:
-        if isinstance(value, Ref):
-            return "<result of an earlier call>"
-        if isinstance(value, TestFunction):
-            return f"f = {value.source}"
-        return show_value(value)
-    return f"{call.function}(" + ", ".join(one(a) for a in call.args) + ")"
-
-
-def call_problem(call: Call, result: CallResult | None) -> str | None:
-    """A message if the call did not return a value, else None."""
-    if result is not None and result.status == "ok":
-        return None
-    called = describe_call(call)
-    if result is None or result.status == "not_run":
-        return f"{call.function} was not called: the notebook ran out of time or crashed before it."
-    output = f"\nIt printed:\n{result.output.strip()}" if result.output.strip() else ""
-    messages = {
-        "missing": f"The notebook does not define {call.function} (check its name, and that the cell "
-                   "defining it runs without an error).",
-        "error": f"Calling {called} raised an error:\n{result.message}{output}",
-        "timeout": f"Calling {called} did not finish within {call.timeout:g} s.",
-        "crashed": f"Calling {called} crashed the Python process ({result.message}).",
-        "bad_value": f"{called} returned a value the grader cannot read: {result.message}",
-    }
-    return messages.get(result.status, f"Calling {called} failed: {result.message}")
-
-
-def _score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool) -> Outcome:
-    if not failures:
-        return Outcome.full(feedback_ok)
-    passed = total - len(failures)
-    fraction = passed / total if partial else 0.0
-    head = f"{passed} of {total} cases passed." if total > 1 else ""
-    return Outcome(fraction, "\n".join([head, *failures[:3]]).strip())
-
-
 # ---------------------------------------------------------------- judging, one way per grader check
 
 Results = Mapping[str, CallResult]
@@ -309,15 +259,15 @@ def _function_values(item: PublicItem, results: Results) -> Outcome:
     failures = []
     for case in item.cases:
         result = results.get(case.call.id)
-        problem = call_problem(case.call, result)
+        problem = call_problem(case.call, result, True)
         if problem is None:
             assert result is not None
             problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                               what=f"{describe_call(case.call)} returned a result that")
+                               what=f"{describe_call(case.call, True)} returned a result that")
             problem = problem and problem.replace("returned a result that:", "returned a result that differs:")
         if problem:
             failures.append(problem)
-    return _score_cases(item.passed_message, failures, len(item.cases), item.partial)
+    return score_cases(item.passed_message, failures, len(item.cases), item.partial)
 
 
 def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
@@ -325,18 +275,18 @@ def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
     failures = []
     for case in item.cases:
         result = results.get(case.call.id)
-        problem = call_problem(case.call, result)
+        problem = call_problem(case.call, result, True)
         if problem is None:
             assert result is not None
             problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                               what=f"{describe_call(case.call)} (compared with the exact gradient)")
+                               what=f"{describe_call(case.call, True)} (compared with the exact gradient)")
             for index, name in case.unchanged:
                 after = _arg_after(result, index)
                 if problem is None and mismatch(case.call.args[index], after, rtol=0, atol=0) is not None:
-                    problem = f"{describe_call(case.call)} changed {name}; it must leave its input as it was."
+                    problem = f"{describe_call(case.call, True)} changed {name}; it must leave its input as it was."
         if problem:
             failures.append(problem)
-    return _score_cases(item.passed_message, failures, len(item.cases), item.partial)
+    return score_cases(item.passed_message, failures, len(item.cases), item.partial)
 
 
 def _sgd_step(item: PublicItem, results: Results) -> Outcome:
@@ -345,7 +295,7 @@ def _sgd_step(item: PublicItem, results: Results) -> Outcome:
     lines: list[str] = []
     for case in item.cases:
         result = results.get(case.call.id)
-        problem = call_problem(case.call, result)
+        problem = call_problem(case.call, result, True)
         if problem is not None:
             return Outcome.zero(problem)
         assert result is not None
@@ -441,7 +391,7 @@ def _judge_weights(plan: _WeightsPlan, results: Results, weights_name: str) -> O
     if plan.call is None:
         return Outcome.zero(plan.problem or "")
     result = results.get(plan.call.id)
-    problem = call_problem(plan.call, result)
+    problem = call_problem(plan.call, result, True)
     if problem is not None:
         return Outcome.zero(f"Cannot estimate: the estimate needs your {item.function}. {problem}")
     assert result is not None
@@ -495,7 +445,7 @@ def _run(located: Located, kit: Kit, isolation: str | None) -> tuple[list[Row], 
             # Nothing here is secret: the student's own files, the kit's public data.
             report = run_session(cells, calls, kit.limits, submission_dir=notebook.parent,
                                  isolation=isolation)
-            notes += _notebook_summary(report)
+            notes += notebook_summary(report)
             notes += report.notices
     results = report.calls if report is not None else {}
     for item in kit.items:
@@ -516,18 +466,6 @@ def _row(item_id: str, points: float, outcome: Outcome, hint: str, *, estimate: 
     if not outcome.passed and hint:
         feedback = f"{feedback}\nHint: {hint}"
     return Row(item_id, round(points * outcome.fraction, 4), points, outcome.passed, feedback, estimate)
-
-
-def _notebook_summary(report: SessionReport) -> list[str]:
-    lines = []
-    for cell in report.cells:
-        if cell.status == "error":
-            lines.append(f"Notebook cell {cell.index} raised an error (the cells after it still ran):\n"
-                         f"{cell.message.strip()}")
-        elif cell.status in ("timeout", "crashed"):
-            how = "ran out of time" if cell.status == "timeout" else "crashed"
-            lines.append(f"Notebook cell {cell.index} {how} and was skipped: {cell.message.strip()}")
-    return lines
 
 
 def _written_problems(located: Located, kit: Kit) -> list[str]:

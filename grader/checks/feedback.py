@@ -1,0 +1,86 @@
+"""Feedback on calls into a student's notebook, shared by the grader's checks and the student kit.
+
+One place for these messages, so that the kit (which cannot import the grader's checks) says
+exactly what Gradescope says. Imports only numpy, the sandbox's data types and arrays.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.checks.arrays import describe
+from grader.outcome import Outcome
+from grader.sandbox.session import Call, CallResult, Ref, SessionReport, TestFunction
+
+
+def show_value(value: Any) -> str:
+    """A compact rendering of an input, for feedback on visible items."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 20:  # small inputs in full: edge values such as -1 - 1e-12 must show
+            with np.printoptions(floatmode="unique", linewidth=100):
+                return f"array{value.shape} {np.array2string(value, separator=', ')}"
+        with np.printoptions(precision=4, threshold=20, edgeitems=2, linewidth=100):
+            return f"array{value.shape} {np.array2string(value, separator=', ')}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {show_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def describe_call(call: Call, show_inputs: bool) -> str:
+    """`name(args)` with inputs shown for visible items, or with their shapes only."""
+    def one(value: Any) -> str:
+        if isinstance(value, Ref):
+            return "<result of an earlier call>"
+        if isinstance(value, TestFunction):
+            return f"f = {value.source}"
+        if show_inputs:
+            return show_value(value)
+        return describe(value)
+    return f"{call.function}(" + ", ".join(one(a) for a in call.args) + ")"
+
+
+def call_problem(call: Call, result: CallResult | None, show_inputs: bool) -> str | None:
+    """A student-facing message if the call did not return a value, else None."""
+    if result is not None and result.status == "ok":
+        return None
+    called = describe_call(call, show_inputs)
+    if result is not None and result.status == "error" and result.message.strip().endswith("NotImplementedError"):
+        return f"{call.function} is not implemented yet (it raises NotImplementedError)."
+    if result is None or result.status == "not_run":
+        return f"{call.function} was not called: the notebook ran out of time or crashed before it."
+    output = f"\nIt printed:\n{result.output.strip()}" if result.output.strip() else ""
+    messages = {
+        "missing": f"The notebook does not define {call.function} (check its name, and that the cell "
+                   "defining it runs without an error).",
+        "error": f"Calling {called} raised an error:\n{result.message}{output}",
+        "timeout": f"Calling {called} did not finish within {call.timeout:g} s.",
+        "crashed": f"Calling {called} crashed the Python process ({result.message}).",
+        "bad_value": f"{called} returned a value the grader cannot read: {result.message}",
+    }
+    return messages.get(result.status, f"Calling {called} failed: {result.message}")
+
+
+def score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool) -> Outcome:
+    """Full marks if nothing failed; else the share of cases passed (if partial) and the first problems."""
+    passed = total - len(failures)
+    if not failures:
+        return Outcome.full(feedback_ok)
+    fraction = passed / total if partial else 0.0
+    head = f"{passed} of {total} cases passed." if total > 1 else ""
+    distinct = list(dict.fromkeys(failures))  # one "not implemented" line, not one per case
+    return Outcome(fraction, "\n".join([head, *distinct[:3]]).strip())
+
+
+def notebook_summary(report: SessionReport) -> list[str]:
+    """What went wrong in the notebook's cells, for the student (their own tracebacks)."""
+    lines = []
+    for cell in report.cells:
+        if cell.status == "error":
+            lines.append(f"Notebook cell {cell.index} raised an error (the cells after it still ran):\n"
+                         f"{cell.message.strip()}")
+        elif cell.status in ("timeout", "crashed"):
+            lines.append(f"Notebook cell {cell.index} {'ran out of time' if cell.status == 'timeout' else 'crashed'}"
+                         f" and was skipped: {cell.message.strip()}")
+    return lines
