@@ -215,7 +215,7 @@ def write_gradebook(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> Non
     parts = [p for p in rubric.parts if p not in {m.part for m in rubric.manual}]
     items = [item.id for item in rubric.items]
     header = ["submission", "names", "emails", "sids", *parts, *(f"item:{i}" for i in items),
-              "total", "max"]
+              "late_penalty", "total", "max"]
     temp = path.with_suffix(".csv.tmp")
     with temp.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
@@ -227,9 +227,15 @@ def write_gradebook(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> Non
                 "; ".join(s.sid for s in row.submitters),
                 *(_num(row.part_scores.get(p, 0.0)) for p in parts),
                 *(_num(row.item_scores.get(i, 0.0)) for i in items),
-                _num(row.total), _num(row.max_total),
+                _late(row), _num(row.total), _num(row.max_total),
             ])
     shutil.move(str(temp), path)
+
+
+def _late(row: BatchRow) -> str:
+    """The late penalty (a fraction) when the results carry one (Gradescope runs), else empty."""
+    late = row.extra.get("late")
+    return _num(float(late["penalty"])) if isinstance(late, dict) and "penalty" in late else ""
 
 
 def _num(value: float) -> str:
