@@ -14,16 +14,16 @@ def print_table(rows: Sequence[BatchRow], rubric: Rubric, expected_ok: Mapping[s
     """One line per submission: score per part, total, and whether it matches expected.json."""
     parts = [p for p in rubric.parts if p not in {m.part for m in rubric.manual}]
     width = max([len("submission"), *(len(r.name) for r in rows)])
-    short = {p: p.replace("q1_", "").replace("_", "") for p in parts}
-    header = f"{'submission':<{width}} " + " ".join(f"{short[p]:>6}" for p in parts) + f" {'total':>7}"
+    widths = {p: max(len(p), 5) for p in parts}
+    header = f"{'submission':<{width}} " + " ".join(f"{p:>{widths[p]}}" for p in parts) + f" {'total':>7}"
     if expected_ok:
         header += "  expected"
     print(header, file=out)
-    print(" " * width + " " + " ".join(f"{rubric.parts[p]:>6g}" for p in parts)
+    print(f"{'(max)':<{width}} " + " ".join(f"{rubric.parts[p]:>{widths[p]}g}" for p in parts)
           + f" {rubric.autograded_points:>7g}", file=out)
     print("-" * len(header), file=out)
     for row in rows:
-        line = f"{row.name:<{width}} " + " ".join(f"{row.part_scores.get(p, 0):>6.4g}" for p in parts)
+        line = f"{row.name:<{width}} " + " ".join(f"{row.part_scores.get(p, 0):>{widths[p]}.4g}" for p in parts)
         line += f" {row.total:>7.4g}"
         if row.name in expected_ok:
             line += "  ok" if expected_ok[row.name] else "  MISMATCH"
