@@ -82,6 +82,17 @@ def _world_reachable(path: Path) -> bool:
         return False
 
 
+def _cgroups_available() -> bool:
+    """Whether the sandbox can cap a session's memory as a whole here (a cgroup per session)."""
+    from grader.sandbox.cgroups import SessionCgroup
+
+    group = SessionCgroup.create(64 * 2**20, 8) if os.name == "posix" and os.geteuid() == 0 else None
+    if group is None:
+        return False
+    group.close()
+    return True
+
+
 @dataclass(frozen=True)
 class Hole:
     """A known hole: which checks of which submission fail in which layers, and why."""
@@ -100,8 +111,9 @@ HOLES = [
          "their number, and the uid layer's work dir is on the grader's disk (the namespaces layer "
          "gives the child a size-capped tmpfs instead)."),
     Hole("memory_bomb_forked", ("must_not",), ALL_LAYERS,
-         "memory_mb is RLIMIT_AS of each process; with max_processes 64 a submission can hold up to "
-         "64 x memory_mb of RAM at once (there is no cgroup memory limit)."),
+         "Where no cgroup can be made (not root, a read-only /sys/fs/cgroup, not Linux), memory_mb is "
+         "RLIMIT_AS of each process: with max_processes 64 a submission can hold up to 64 x memory_mb.",
+         applies=lambda: not _cgroups_available()),
     Hole("network", ("must_not",), ("uid", "rlimits"),
          "The uid layer has no network isolation: the child connects to 127.0.0.1 (a Dask scheduler, "
          "Jupyter, a database on the grading machine) and to the internet. Here `import socket` fails "

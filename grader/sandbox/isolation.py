@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
+from grader.sandbox.cgroups import SessionCgroup
 
 if TYPE_CHECKING:
     from grader.sandbox.session import SessionLimits
@@ -183,6 +184,7 @@ class Sandbox:
             self.ids = session_ids()
         self.packages = _packages(limits.extra_packages, self.notices)
         self._lock: _UidLock | None = None
+        self.cgroup: SessionCgroup | None = None
         self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         try:
             if layer == "uid":
@@ -193,6 +195,10 @@ class Sandbox:
             self.masks = [Path(p).resolve() for p in secret_paths]
             self.preload = self._preload()
             self.rlimits = self._rlimits()
+            # The whole session's memory and processes, where cgroups can be made (root on Linux).
+            # memory_mb then bounds all the session's processes together (and its tmpfs files).
+            self.cgroup = (SessionCgroup.create(limits.memory_mb * 2**20, limits.max_processes)
+                           if self.root_user and layer != "rlimits" else None)
             if layer == "rlimits":
                 self.notices.append(
                     "The notebook ran WITHOUT isolation (resource limits only): its code could "
@@ -209,7 +215,10 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Remove the temporary files and release the uid lock."""
+        """Remove the temporary files and the cgroup, and release the uid lock."""
+        if self.cgroup is not None:
+            self.cgroup.close()
+            self.cgroup = None
         shutil.rmtree(self.root, ignore_errors=True)
         if self._lock is not None:
             self._lock.release()
@@ -253,15 +262,21 @@ class Sandbox:
             extra["start_new_session"] = True
         else:
             extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        argv = launch.argv
+        if self.cgroup is not None:
+            # The process joins the cgroup itself before exec, so before it can fork: bwrap forks
+            # its sandbox at once, and moving a process later would leave its children outside.
+            argv = ["/bin/sh", "-c", self.cgroup.join_script() + ' exec "$@"', "grader-sandbox", *argv]
         try:
-            return subprocess.Popen(launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=launch.env, cwd=launch.cwd,
-                                    close_fds=True, pass_fds=launch.pass_fds, **extra)
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=launch.env, cwd=launch.cwd,
+                                       close_fds=True, pass_fds=launch.pass_fds, **extra)
         except OSError as exc:
             raise IsolationError(f"could not start the sandbox ({exc})") from exc
         finally:
             for fd in launch.pass_fds:  # bwrap has its own copies now
                 os.close(fd)
+        return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
         """Kill the child and everything it started, whatever signal handlers it installed."""
@@ -279,6 +294,8 @@ class Sandbox:
             pass
         process.wait()
         _wait_gone(inits, timeout=10.0)
+        if self.cgroup is not None and not self.cgroup.kill_all():
+            self.notices.append("Some processes of the session outlived the cleanup of its cgroup.")
         if self.layer == "uid":
             self.sweep()
 
