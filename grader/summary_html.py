@@ -39,8 +39,9 @@ def histogram_svg(totals: Sequence[float], maximum: float, bins: int = BINS) -> 
         index = int(total / maximum * bins) if maximum > 0 else 0
         counts[min(max(index, 0), bins - 1)] += 1  # the top score falls in the last bin
     width, height, bar, top = 40 * bins + 40, 200, 36, max([*counts, 1])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" '
-             f'role="img" aria-label="histogram of total scores">']
+    margin = 16  # room above the tallest bar for its count
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + margin + 40}" '
+             f'role="img" aria-label="histogram of total scores"><g transform="translate(0 {margin})">']
     for i, count in enumerate(counts):
         bar_height = round(height * count / top)
         x, y = 20 + 40 * i, height - bar_height
@@ -48,13 +49,12 @@ def histogram_svg(totals: Sequence[float], maximum: float, bins: int = BINS) -> 
         parts.append(f'<rect x="{x}" y="{y}" width="{bar}" height="{bar_height}" fill="#4a78b5">'
                      f"<title>{low:g}-{high:g}: {count}</title></rect>")
         parts.append(f'<text x="{x + bar / 2}" y="{y - 3}" text-anchor="middle">{count}</text>')
-        parts.append(f'<text x="{x + bar / 2}" y="{height + 15}" text-anchor="middle">'
-                     f"{low:g}</text>")
+        parts.append(f'<text x="{x}" y="{height + 15}" text-anchor="middle">{low:g}</text>')
     parts.append(f'<text x="{20 + 40 * bins}" y="{height + 15}" text-anchor="middle">'
                  f"{maximum:g}</text>")
     parts.append(f'<text x="20" y="{height + 35}">'
                  f"total score (bins of {maximum / bins:g} points)</text>")
-    parts.append("</svg>")
+    parts.append("</g></svg>")
     return "".join(parts)
 
 
@@ -105,7 +105,7 @@ def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:
         f"<title>{title}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{title}</h1>",
         f"<p>Mean total {_mean(totals):.2f} of {rubric.autograded_points:g} autograded points"
-        + (f", median {statistics.median(totals):g}" if totals else "") + ".</p>",
+        + (f", median {statistics.median(totals):.4g}" if totals else "") + ".</p>",
         histogram_svg(totals, rubric.autograded_points),
         *_part_table(rows, rubric), *_item_table(rows, rubric), *_submission_table(rows),
         "</body></html>",
