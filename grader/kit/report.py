@@ -39,7 +39,7 @@ def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, lay
     print(f"{'item':<{width}}  {'points':>11}  result", file=out)
     print("-" * (width + 28), file=out)
     for row in rows:
-        points = f"{row.score:g}/{row.max_score:g}"
+        points = f"{round(row.score, 2):g}/{row.max_score:g}"
         verdict = ("PASS" if row.passed else "FAIL") + (" (estimate)" if row.estimate else "")
         print(f"{row.item_id:<{width}}  {points:>11}  {verdict}", file=out)
         for line in first_lines(row.feedback):
@@ -49,7 +49,7 @@ def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, lay
     max_score = sum(row.max_score for row in rows)
     estimated = [row.item_id for row in rows if row.estimate]
     caveat = f"{', '.join(estimated)} estimated; " if estimated else ""
-    print(f"Public total: {score:g} of {max_score:g} points "
+    print(f"Public total: {round(score, 2):g} of {max_score:g} points "
           f"({caveat}hidden and after-due-date items are graded on Gradescope only)", file=out)
     if notes.strip():
         print(f"\nNotes:\n{notes.strip()}", file=out)
