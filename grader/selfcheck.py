@@ -14,11 +14,10 @@ writes; see `grader.student_kit`), which prints the same table from stored expec
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from grader.errors import GraderError, StudentFileError
+from grader.errors import GraderError
 from grader.kit.report import Row, print_report
 
 if TYPE_CHECKING:
@@ -53,32 +52,12 @@ def run_check(path: Path, rubric_path: Path, out: TextIO) -> int:
 
 
 def written_problems(submission: Submission, rubric: Rubric) -> list[str]:
-    """What is wrong with the written-answers file (absent, unparsable, missing keys), if anything.
+    """What is wrong with the written-answers file's shape; the answers are graded after the due date."""
+    from grader.yamlio import answer_file_problems
 
-    Only the file's shape is checked: the answers themselves are graded after the due date.
-    """
-    from grader.yamlio import load_untrusted_yaml
-
-    path = submission.files.get("written")
-    if path is None:
-        return [submission.problems.get("written", "the written-answers file was not found.")]
-    try:
-        answers = load_untrusted_yaml(path)
-    except StudentFileError as exc:
-        return [f"{path.name} does not parse: {exc}"]
-    if not isinstance(answers, Mapping):
-        return [f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."]
+    reason = submission.problems.get("written", "the written-answers file was not found.")
     keys = [item.answer for item in rubric.items_of("written") if item.answer]
-    missing = [key for key in keys if not _has(answers, key)]
-    return [f"{path.name} has no answer under: {', '.join(missing)}"] if missing else []
-
-
-def _has(data: Any, dotted: str) -> bool:
-    for key in dotted.split("."):
-        if not isinstance(data, Mapping) or key not in data:
-            return False
-        data = data[key]
-    return True
+    return answer_file_problems(submission.files.get("written"), reason, keys)
 
 
 def _print_report(report: GradeReport, written: list[str], out: TextIO) -> None:

@@ -146,7 +146,7 @@ UNCHANGED: Mapping[str, list[tuple[int, str]]] = {"numerical_grad": [(1, "x")],
 FIXED_TOLERANCE: Mapping[str, dict[str, float]] = {"sgd_step": {"rtol": 1e-9, "atol": 1e-12}}
 # Modules of the grader the kit's checker runs on, copied into the kit (paths under grader/).
 # None holds a solution or a secret; `_check_imports` proves the copies import nothing else.
-VENDORED = ("errors.py", "notebook.py", "outcome.py", "weights.py", "yamlio.py", "safezip.py",
+VENDORED = ("errors.py", "notebook.py", "outcome.py", "weights.py", "yamlio.py", "safezip.py", "submission.py",
             "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "sandbox/*.py")
 GRADER_DIR = Path(__file__).resolve().parent
 KIT_SOURCES = GRADER_DIR / "kit"

@@ -10,13 +10,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from grader.errors import GraderError, StudentFileError
-from grader.gradescope.metadata import Submitter
 from grader.safezip import extract_zip, is_zip
 
 _SKIPPED = {"__macosx", ".ipynb_checkpoints", ".git", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """One student of a submission, with their own dates when they have an extension."""
+
+    name: str
+    email: str
+    sid: str
+    due_date: datetime | None = None
+    late_due_date: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.submission import Submitter
 
 __all__ = [
     "DEFAULT_METADATA_PATH",
@@ -50,17 +51,6 @@ class AssignmentDates:
     late_due_date: datetime | None
     title: str
     total_points: float
-
-
-@dataclass(frozen=True)
-class Submitter:
-    """One student of a submission, with their own dates when they have an extension."""
-
-    name: str
-    email: str
-    sid: str
-    due_date: datetime | None = None
-    late_due_date: datetime | None = None
 
 
 @dataclass(frozen=True)

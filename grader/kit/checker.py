@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -33,18 +32,17 @@ from grader.errors import GraderError, StudentFileError
 from grader.kit.report import Row, print_report
 from grader.notebook import load_code_cells
 from grader.outcome import Outcome
-from grader.safezip import extract_zip, is_zip
 from grader.sandbox import wire
 from grader.sandbox.session import Call, CallResult, Ref, SessionLimits, SessionReport, TestFunction, run_session
+from grader.submission import Submission, open_submission
 from grader.weights import load_weights
-from grader.yamlio import load_untrusted_yaml
+from grader.yamlio import answer_file_problems
 
 __all__ = ["Kit", "KitError", "check", "load_kit", "main"]
 
 KIT_FORMAT = 1
 KIT_DATA = "kit.json"
 PUBLIC_CHECKS = "public_checks.json"
-_SKIPPED = {"__macosx", ".ipynb_checkpoints", ".git", "__pycache__"}
 _WEIGHT_SHAPES = ("W1", "b1", "W2", "b2")
 
 
@@ -186,67 +184,11 @@ def _decode_arg(value: Any) -> Any:
 
 # ---------------------------------------------------------------- finding the files
 
-@dataclass(frozen=True)
-class Located:
-    """A submission's files by role, or the reason a role has none."""
-
-    root: Path
-    files: Mapping[str, Path]
-    problems: Mapping[str, str]
-    notes: tuple[str, ...]
-
-
-def locate(path: Path, wanted: Mapping[str, str], workdir: Path) -> Located:
-    """The files of a folder or zip, matched as the grader does (case, one folder deep, UNI suffix)."""
-    notes: list[str] = []
-    if path.is_file():
-        if not is_zip(path):
-            raise KitError(f"{path} is neither a folder nor a zip")
-        target = workdir / "unzipped"
-        target.mkdir()
-        try:
-            extract_zip(path, target, notes=notes)
-        except StudentFileError as exc:
-            raise KitError(f"the zip could not be opened: {exc}") from None
-        root = target
-    elif path.is_dir():
-        root = path
-    else:
+def locate(path: Path, wanted: Mapping[str, str], workdir: Path) -> Submission:
+    """The files of a folder or zip, matched exactly as the grader does (grader/submission.py)."""
+    if not path.exists():
         raise KitError(f"{path}: no such folder or zip")
-    candidates = _candidates(root)
-    files: dict[str, Path] = {}
-    problems: dict[str, str] = {}
-    for role, name in wanted.items():
-        exact = [p for p in candidates if p.name.lower() == name.lower()]
-        if not exact:
-            stem, dot, suffix = name.lower().rpartition(".")
-            pattern = re.compile(re.escape(stem) + r"[_\- ][\w\-]+" + re.escape(dot + suffix) + "$")
-            loose = [p for p in candidates if pattern.match(p.name.lower())]
-            if len(loose) == 1:
-                notes.append(f"Used {loose[0].name} as {name}.")
-                exact = loose
-        if len(exact) == 1:
-            files[role] = exact[0]
-        elif not exact:
-            problems[role] = f"{name} was not found in the submission."
-        else:
-            names = ", ".join(str(p.relative_to(root)) for p in exact)
-            problems[role] = f"Found {len(exact)} files that could be {name} ({names}); submit exactly one."
-    return Located(root, files, problems, tuple(notes))
-
-
-def _candidates(root: Path) -> list[Path]:
-    """Regular files at depth 0 and 1 below root (Gradescope may nest a submission once)."""
-    found: list[Path] = []
-    for depth0 in sorted(root.iterdir()):
-        if depth0.name.lower() in _SKIPPED or depth0.name.startswith("._") or depth0.is_symlink():
-            continue
-        if depth0.is_file():
-            found.append(depth0)
-        elif depth0.is_dir():
-            found += [p for p in sorted(depth0.iterdir())
-                      if p.is_file() and not p.is_symlink() and not p.name.startswith("._")]
-    return found
+    return open_submission(path, wanted, workdir)
 
 
 # ---------------------------------------------------------------- judging, one way per grader check
@@ -367,7 +309,7 @@ class _WeightsPlan:
     problem: str | None
 
 
-def _plan_weights(item: WeightsItem, located: Located, timeout: float) -> _WeightsPlan:
+def _plan_weights(item: WeightsItem, located: Submission, timeout: float) -> _WeightsPlan:
     path = located.files.get("weights")
     if path is None:
         return _WeightsPlan(item, None, located.problems.get("weights", "The weights file is missing."))
@@ -424,7 +366,7 @@ def check(path: Path, kit: Kit, out: TextIO, *, isolation: str | None = None) ->
     return 0
 
 
-def _run(located: Located, kit: Kit, isolation: str | None) -> tuple[list[Row], list[str], str | None]:
+def _run(located: Submission, kit: Kit, isolation: str | None) -> tuple[list[Row], list[str], str | None]:
     notes = list(located.notes)
     outcomes: dict[str, Outcome] = {}
     plans = [_plan_weights(item, located, kit.call_timeout) for item in kit.weights]
@@ -468,27 +410,10 @@ def _row(item_id: str, points: float, outcome: Outcome, hint: str, *, estimate: 
     return Row(item_id, round(points * outcome.fraction, 4), points, outcome.passed, feedback, estimate)
 
 
-def _written_problems(located: Located, kit: Kit) -> list[str]:
+def _written_problems(located: Submission, kit: Kit) -> list[str]:
     """What is wrong with the written-answers file's shape (the answers are graded on Gradescope)."""
-    path = located.files.get("written")
-    if path is None:
-        return [located.problems.get("written", "the written-answers file was not found.")]
-    try:
-        answers = load_untrusted_yaml(path)
-    except StudentFileError as exc:
-        return [f"{path.name} does not parse: {exc}"]
-    if not isinstance(answers, Mapping):
-        return [f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."]
-    missing = [key for key in kit.written_keys if not _has(answers, key)]
-    return [f"{path.name} has no answer under: {', '.join(missing)}"] if missing else []
-
-
-def _has(data: Any, dotted: str) -> bool:
-    for key in dotted.split("."):
-        if not isinstance(data, Mapping) or key not in data:
-            return False
-        data = data[key]
-    return True
+    reason = located.problems.get("written", "the written-answers file was not found.")
+    return answer_file_problems(located.files.get("written"), reason, kit.written_keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
