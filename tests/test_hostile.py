@@ -25,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import secrets
 import shutil
 import socket
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -115,9 +117,9 @@ HOLES = [
          "RLIMIT_AS of each process: with max_processes 64 a submission can hold up to 64 x memory_mb.",
          applies=lambda: not _cgroups_available()),
     Hole("network", ("must_not",), ("uid", "rlimits"),
-         "The uid layer has no network isolation: the child connects to 127.0.0.1 (a Dask scheduler, "
-         "Jupyter, a database on the grading machine) and to the internet. Here `import socket` fails "
-         "only because this Python lives under /root; ctypes (loaded by numpy) reaches libc anyway."),
+         "Outside Linux on x86_64/aarch64 the child cannot install its seccomp filter (sockets other "
+         "than AF_UNIX refused), so the uid and rlimits layers have no network isolation there.",
+         applies=lambda: not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64"))),
     Hole("tmp_persistence", ("must_not",), ("rlimits",),
          "The rlimits layer (a student's own laptop) leaves what the notebook wrote to /tmp; the uid "
          "layer removes the sandbox user's files from /tmp, /var/tmp and /dev/shm after each session."),

@@ -444,6 +444,58 @@ def _drop_privileges(uid, gid):
     raise RuntimeError("privileges came back after dropping them")
 
 
+# Linux seccomp: (audit arch, socket syscall nr, io_uring_setup nr) per machine. io_uring can
+# open sockets without the socket syscall, so it is refused too.
+_SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+
+
+def _block_network():
+    """Refuse new sockets other than AF_UNIX for this process and its children (seccomp filter).
+
+    The namespaces layer already has no network; this closes it where namespaces are refused
+    (the uid layer, e.g. in Docker). Returns whether the filter is installed.
+    """
+    import ctypes
+    import platform
+
+    arch = _SECCOMP_ARCHES.get(platform.machine())
+    if not sys.platform.startswith("linux") or arch is None:
+        return False
+    audit_arch, socket_nr, io_uring_nr = arch
+
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EACCES
+    program = [
+        (ld, 0, 0, 4),                      # 0: arch
+        (jeq, 1, 0, audit_arch),            # 1: native arch -> 3
+        (ret, 0, 0, deny),                  # 2: another ABI (i386 int 0x80): refused
+        (ld, 0, 0, 0),                      # 3: syscall number
+        (jge, 0, 1, 0x40000000),            # 4: x32 ABI numbers -> refused
+        (ret, 0, 0, deny),                  # 5
+        (jeq, 0, 1, io_uring_nr),           # 6: io_uring_setup -> refused
+        (ret, 0, 0, deny),                  # 7
+        (jeq, 0, 3, socket_nr),             # 8: socket -> 9, else allow
+        (ld, 0, 0, 16),                     # 9: its domain (args[0], low half)
+        (jeq, 1, 0, 1),                     # 10: AF_UNIX -> allow
+        (ret, 0, 0, deny),                  # 11
+        (ret, 0, 0, allow),                 # 12
+    ]
+    insns = (Insn * len(program))(*[Insn(*i) for i in program])
+    prog = Prog(len(program), insns)
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
+        return False
+    return libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) == 0
+
+
 def main():
     """Read the request, confine this process, then run the cells and the calls."""
     # Two lines: the header (how to confine this process) comes at once, so the interpreter and
@@ -470,6 +522,10 @@ def main():
     os.dup2(null, 0)
     os.close(null)
     sys.argv = [""]
+    try:
+        _block_network()
+    except Exception:
+        pass  # no ctypes or no seccomp here: the layers' own network isolation stands alone
     harness = _Harness(request, proto, numpy)
     harness.send({"t": "ready"})
     _READY[0] = True
