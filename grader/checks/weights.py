@@ -13,36 +13,7 @@ import numpy as np
 from grader.checks.registry import WeightsContext, register
 from grader.errors import StudentFileError
 from grader.outcome import Outcome
-from grader.weights import load_weights
-
-SHAPES = {"W1": ("D", "H"), "b1": ("H",), "W2": ("H", "C"), "b2": ("C",)}
-
-
-def validate_weights(arrays: dict[str, np.ndarray], input_dim: int, classes: int, max_hidden: int) -> str | None:
-    """None if the arrays are a usable network for the task, else what is wrong with them."""
-    missing = [key for key in SHAPES if key not in arrays]
-    if missing:
-        return f"missing key(s) {', '.join(missing)}; found {', '.join(sorted(arrays)) or 'nothing'}."
-    for key in SHAPES:
-        array = arrays[key]
-        if array.dtype.kind not in "iuf":
-            return f"{key} has dtype {array.dtype}; expected floating-point numbers."
-    W1 = arrays["W1"]
-    if W1.ndim != 2 or W1.shape[0] != input_dim:
-        hint = " (transposed? W1 is (D, H): inputs times weights)" if W1.ndim == 2 and W1.shape[1] == input_dim else ""
-        return f"W1 has shape {W1.shape}; expected ({input_dim}, H){hint}."
-    hidden = W1.shape[1]
-    if not 1 <= hidden <= max_hidden:
-        return f"H = {hidden}; it must be between 1 and {max_hidden}."
-    expected = {"b1": (hidden,), "W2": (hidden, classes), "b2": (classes,)}
-    for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            hint = " (transposed?)" if arrays[key].shape == shape[::-1] else ""
-            return f"{key} has shape {arrays[key].shape}; expected {shape}{hint}."
-    for key in SHAPES:
-        if not np.isfinite(arrays[key]).all():
-            return f"{key} contains NaN or infinite values; training diverged. Lower the learning rate."
-    return None
+from grader.weights import SHAPES, load_weights, validate_weights
 
 
 def hidden_test_set(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ from grader.outcome import Outcome
 from grader.sandbox import wire
 from grader.sandbox.session import Call, CallResult, Ref, SessionLimits, SessionReport, TestFunction, run_session
 from grader.submission import Submission, open_submission
-from grader.weights import load_weights
+from grader.weights import SHAPES, load_weights, validate_weights
 from grader.yamlio import answer_file_problems
 
 __all__ = ["Kit", "KitError", "check", "load_kit", "main"]
@@ -43,7 +43,6 @@ __all__ = ["Kit", "KitError", "check", "load_kit", "main"]
 KIT_FORMAT = 1
 KIT_DATA = "kit.json"
 PUBLIC_CHECKS = "public_checks.json"
-_WEIGHT_SHAPES = ("W1", "b1", "W2", "b2")
 
 
 class KitError(GraderError):
@@ -275,31 +274,6 @@ JUDGES: Mapping[str, Callable[[PublicItem, Results], Outcome]] = {
 
 # ---------------------------------------------------------------- p5: an estimate
 
-def weights_problem(arrays: Mapping[str, np.ndarray], item: WeightsItem) -> str | None:
-    """None if the arrays are a usable network for the task, else what is wrong (as the grader says)."""
-    missing = [key for key in _WEIGHT_SHAPES if key not in arrays]
-    if missing:
-        return f"missing key(s) {', '.join(missing)}; found {', '.join(sorted(arrays)) or 'nothing'}."
-    for key in _WEIGHT_SHAPES:
-        if arrays[key].dtype.kind not in "iuf":
-            return f"{key} has dtype {arrays[key].dtype}; expected floating-point numbers."
-    W1 = arrays["W1"]
-    if W1.ndim != 2 or W1.shape[0] != item.input_dim:
-        return f"W1 has shape {W1.shape}; expected ({item.input_dim}, H)."
-    hidden = W1.shape[1]
-    if not 1 <= hidden <= item.max_hidden:
-        return f"H = {hidden}; it must be between 1 and {item.max_hidden}."
-    expected = {"b1": (hidden,), "W2": (hidden, item.classes), "b2": (item.classes,)}
-    for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            hint = " (transposed?)" if arrays[key].shape == shape[::-1] else ""
-            return f"{key} has shape {arrays[key].shape}; expected {shape}{hint}."
-    for key in _WEIGHT_SHAPES:
-        if not np.isfinite(arrays[key]).all():
-            return f"{key} contains NaN or infinite values; training diverged. Lower the learning rate."
-    return None
-
-
 @dataclass(frozen=True)
 class _WeightsPlan:
     """A weights item's call of the student's forward function, or why it has none."""
@@ -317,13 +291,13 @@ def _plan_weights(item: WeightsItem, located: Submission, timeout: float) -> _We
         arrays = load_weights(path)  # plain arrays only: allow_pickle=False
     except StudentFileError as exc:
         return _WeightsPlan(item, None, str(exc))
-    problem = weights_problem(arrays, item)
+    problem = validate_weights(dict(arrays), item.input_dim, item.classes, item.max_hidden)
     if problem:
         return _WeightsPlan(item, None, f"{path.name}: {problem}")
     if "notebook" not in located.files:
         return _WeightsPlan(item, None, f"The estimate calls your notebook's {item.function}, and the "
                             "notebook was not found.")
-    params = {key: arrays[key].astype(np.float64) for key in _WEIGHT_SHAPES}
+    params = {key: arrays[key].astype(np.float64) for key in SHAPES}
     call = Call(f"{item.id}:public", item.function, (params, item.inputs), timeout=timeout)
     return _WeightsPlan(item, call, None)
 
