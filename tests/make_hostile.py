@@ -472,12 +472,39 @@ for _ in range(CHILDREN):
     pids.append(pid)
 os.close(write_end)
 os.set_blocking(read_end, False)
-held, deadline = 0, time.monotonic() + 3.7  # page faults are slow in some virtual machines
-while held < len(pids) and time.monotonic() < deadline:
+signalled, deadline = 0, time.monotonic() + 3.7  # page faults are slow in some virtual machines
+while signalled < len(pids) and time.monotonic() < deadline:
     try:
-        held += len(os.read(read_end, 16))
+        signalled += len(os.read(read_end, 16))
     except BlockingIOError:
         time.sleep(0.02)
+
+
+def _alive(pid):
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except OSError:
+        return False
+
+
+def _resident_mb(pid):
+    """The child's own resident memory now: a child that wrote its pages and was then killed
+    by an out-of-memory killer did not hold them at the same time as the others."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+time.sleep(0.2)  # let a kill that is under way land
+alive = [pid for pid in pids if _alive(pid)]
+if os.path.exists("/proc/self/status"):
+    held = sum(1 for pid in alive if _resident_mb(pid) >= CHILD_MB * 9 // 10)
+else:  # no /proc: the children that said they wrote their pages and are still alive
+    held = min(signalled, len(alive))
 for pid in pids:
     try:
         os.kill(pid, 9)
