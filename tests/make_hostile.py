@@ -128,6 +128,7 @@ builtins.len = lambda obj: 0
 builtins.max = lambda *args, **kwargs: 0
 builtins.min = lambda *args, **kwargs: 0
 builtins.callable = lambda obj: True
+builtins.any = lambda iterable: True
 '''
 
 NAMESPACE_TAMPER = '''
@@ -998,8 +999,8 @@ CORPUS: dict[str, Spec] = {
         "wrong. Nothing of the child reaches the grader's comparisons: those items score 0.",
         [nb(BUILTINS_MONKEYPATCH), *HONEST_WRITTEN_AND_WEIGHTS], _except(FULL, p3=12), []),
     "harness_builtins_sabotage": (
-        "Replaces builtins the harness itself uses (isinstance, len, max, min, callable): the harness "
-        "fails in that cell, which is dropped; a fresh process runs the rest and everything scores.",
+        "Replaces builtins the harness itself uses (isinstance, len, max, min, callable, any): the "
+        "harness puts every builtin back after each cell and call, so it reports the results as they are.",
         [nb(HARNESS_BUILTINS_SABOTAGE), *HONEST_WRITTEN_AND_WEIGHTS], FULL, []),
     "namespace_builtins_tamper": (
         "Rebinds __builtins__, open, exec, eval, compile, print, isinstance, __name__ in the notebook's "

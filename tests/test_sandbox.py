@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -186,6 +187,20 @@ def test_cell_error_reports_the_students_line_and_later_cells_still_run() -> Non
     assert "SystemExit: 3" in report.cells[2].message
     assert "SyntaxError" in report.cells[3].message
     assert report.calls["f"].value == 42 and report.calls["g"].value == 7
+
+
+def test_replaced_builtins_do_not_trip_the_harness() -> None:
+    sabotage = ("import builtins\n"
+                "builtins.isinstance = lambda obj, kind: True\n"
+                "builtins.len = lambda obj: 0\n"
+                "builtins.any = lambda iterable: True\n"
+                "builtins.max = builtins.min = lambda *args, **kwargs: 0\n"
+                "builtins.callable = lambda obj: True\n")
+    x = np.arange(6.0).reshape(2, 3)
+    report = run([NOTEBOOK, sabotage], [Call("dbl", "double", (x,)), Call("odd", "odd_values")])
+    assert statuses(report) == ["ok", "ok"]
+    assert np.array_equal(report.calls["dbl"].value, x * 2)
+    assert report.calls["odd"].status == "ok" and report.calls["odd"].value[:4] == [1, 2.5, None, "s"]
 
 
 def test_call_errors_missing_names_and_bad_values_are_told_apart() -> None:
@@ -382,7 +397,7 @@ def test_child_cannot_read_secrets_or_the_grader_in_namespaces(shared_dir: Path)
     assert results["repo"].value is False and results["numpy"].value == "numpy"
 
 
-def test_secret_paths_are_made_unreadable_in_the_uid_layer(shared_dir: Path) -> None:
+def test_secret_paths_are_unreadable_in_the_uid_layer_and_given_back_after(shared_dir: Path) -> None:
     need("uid")
     secret = shared_dir / "salt.txt"
     secret.write_text("private salt")
@@ -392,7 +407,18 @@ def test_secret_paths_are_made_unreadable_in_the_uid_layer(shared_dir: Path) -> 
     assert report.calls["secret"].status == "error"
     assert "PermissionError" in report.calls["secret"].message
     assert any("unreadable" in note for note in report.notices)
-    assert secret.stat().st_mode & 0o007 == 0
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o644  # the instructor's file as it was
+
+
+def test_a_mode_changed_during_the_session_is_not_overwritten(shared_dir: Path) -> None:
+    need("uid")
+    secret = shared_dir / "salt.txt"
+    secret.write_text("private salt")
+    secret.chmod(0o644)
+    with isolation.Sandbox("uid", SessionLimits(), None, [secret]):
+        assert secret.stat().st_mode & 0o007 == 0
+        secret.chmod(0o600)  # the instructor tightened it meanwhile
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
 
 
 def test_no_network_in_namespaces() -> None:

@@ -24,6 +24,13 @@ _b64decode = base64.b64decode
 _write = os.write
 _monotonic = __import__("time").monotonic
 
+# The builtins as they were before any student code ran. A notebook that replaces one (say
+# builtins.isinstance, which json's encoder looks up at every call) gets them all back after
+# each cell and each call, before the harness encodes anything.
+_BUILTINS = builtins.__dict__
+_BUILTINS_BEFORE = dict(_BUILTINS)
+_restore_builtins = _BUILTINS.update
+
 _HARNESS_GLOBALS = globals()
 _READY = [False]  # whether student code may have run
 _LE_DTYPES = frozenset({
@@ -145,6 +152,7 @@ class _Harness:
         if os.getpid() != self.pid:
             # A process the student forked has come back into the harness: it must not report.
             os._exit(0)
+        _restore_builtins(_BUILTINS_BEFORE)
 
     # ------------------------------------------------------------ tracebacks
     def student_traceback(self, exc):
@@ -244,7 +252,10 @@ class _Harness:
         try:
             self.arm(float(call["timeout"]))
             try:
-                result = function(*args, **kwargs)
+                try:
+                    result = function(*args, **kwargs)
+                finally:
+                    _restore_builtins(_BUILTINS_BEFORE)
             except TimeLimitExceeded:
                 raise
             except BaseException as exc:

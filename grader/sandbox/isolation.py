@@ -184,6 +184,7 @@ class Sandbox:
             self.ids = session_ids()
         self.packages = _packages(limits.extra_packages, self.notices)
         self._lock: _UidLock | None = None
+        self._protected: list[tuple[Path, int, int]] = []  # (path, mode before, mode set)
         self.cgroup: SessionCgroup | None = None
         self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         try:
@@ -220,6 +221,8 @@ class Sandbox:
             self.cgroup.close()
             self.cgroup = None
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._protected:
+            self._unprotect()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -374,9 +377,31 @@ class Sandbox:
             if info.st_gid == gid:
                 mode &= ~0o070
             path.chmod(mode)
-            self.notices.append(f"Made {path} unreadable to the sandbox user (chmod o-rwx).")
+            self._protected.append((path, stat.S_IMODE(info.st_mode), mode))
+            self.notices.append(f"Made {path} unreadable to the sandbox user for the session (chmod o-rwx).")
             if _reachable_by(path, uid, gid):
                 raise IsolationError(f"{path} stays readable to uid {uid} (it owns it)")
+
+
+    def _unprotect(self) -> None:
+        """Give the secret paths their modes back once no process of the sandbox uid is left.
+
+        The uid lock is still held, so no other session runs as the uid until it is released
+        (the next one protects the paths again). A path whose mode someone changed meanwhile
+        is left as it is.
+        """
+        assert self.ids is not None
+        if sys.platform.startswith("linux") and _pids_of(self.ids[0], zombies=False):
+            self.sweep()
+            if _pids_of(self.ids[0], zombies=False):
+                return  # safer to leave them unreadable than to open them to a live process
+        for path, before, applied in reversed(self._protected):
+            try:
+                if stat.S_IMODE(path.stat().st_mode) == applied:
+                    path.chmod(before)
+            except OSError:
+                continue
+        self._protected = []
 
 
 # ---------------------------------------------------------------- helpers
