@@ -667,7 +667,8 @@ wrap(grader.engine, "_grade_written", "written")
 wrap(grader.engine, "_grade_weights", "weights")
 wrap(grader.engine, "_grade_notebook", "notebook")
 wrap(grader.engine, "load_code_cells", "read_notebook")
-wrap(grader.engine, "run_session", "session")
+wrap(grader.engine, "start_session", "start")
+wrap(session.PendingSession, "run", "session")
 wrap(isolation.Sandbox, "__init__", "sandbox_setup")
 wrap(isolation.Sandbox, "launch", "launch")
 wrap(isolation.Sandbox, "stop", "stop")
@@ -689,31 +690,43 @@ def next_message(self, deadline):
         rec["_" + str(message.get("t"))] = time.perf_counter()
     return message
 session.Reader.next_message = next_message
+original_run = session.PendingSession.run
+def run(self, cells, calls):
+    rec = current.get(threading.get_ident())
+    if rec is not None:
+        rec["_run"] = time.perf_counter()
+    return original_run(self, cells, calls)
+session.PendingSession.run = run
 
 wall0 = time.perf_counter()
 code = main(sys.argv[1:])
 wall = time.perf_counter() - wall0
 rows = []
 for r in records:
-    ready = r.get("_ready", r.get("_spawned", 0.0))
-    cells_end = r.get("_cell", ready)
+    for key in ("start", "session", "notebook", "read_notebook", "written", "weights", "open", "write",
+                "sandbox_setup", "launch", "stop"):
+        r.setdefault(key, 0.0)
+    spawned = r.get("_spawned", 0.0)
+    ready = r.get("_ready", spawned)
+    began = r.get("_run", ready)  # the grader hands the child its cells and calls
+    cells_end = r.get("_cell", max(ready, began))
     calls_end = r.get("_call", cells_end)
-    child = {"start": ready - r.get("_spawned", ready), "cells": cells_end - ready,
-             "calls": calls_end - cells_end}
     rows.append({
-        "child: start (bwrap + interpreter + numpy import)": child["start"],
-        "child: run the cells": child["cells"],
-        "child: the graded calls (incl. decoding args, encoding results)": child["calls"],
-        "parent: session bookkeeping (sandbox dir, copy, spawn, kill, wait)":
-            r["session"] - sum(child.values()),
-        "parent: plan probes + judge call results (notebook checks)":
-            r["notebook"] - r["session"] - r["read_notebook"],
+        "child: start (bwrap + interpreter + numpy import), overlapping the checks below":
+            ready - spawned,
         "parent: read notebook (nbformat)": r["read_notebook"],
+        "parent: start the sandbox (dir, copy, spawn)": r["start"],
         "parent: written checks (YAML + 1.1 network probe + expressions)": r["written"],
         "parent: weights check (p5, 20,000-point test set)": r["weights"],
+        "parent: plan probes + judge call results (notebook checks)": r["notebook"] - r["session"],
+        "parent: wait for the child's start (not hidden by the checks)": max(0.0, ready - began),
+        "child: run the cells": cells_end - max(ready, began),
+        "child: the graded calls (incl. decoding args, encoding results)": calls_end - cells_end,
+        "parent: stop the child and clean up": r["session"] - (calls_end - began),
         "parent: open submission + write results.json": r["open"] + r["write"],
         "parent: rest of grade_one (temp dirs, report, rows)":
-            r["grade_one"] - r["written"] - r["notebook"] - r["weights"] - r["open"] - r["write"],
+            r["grade_one"] - r["read_notebook"] - r["start"] - r["written"] - r["notebook"] - r["weights"]
+            - r["open"] - r["write"],
         "_total": r["grade_one"],
         "_sub": {"sandbox_setup": r["sandbox_setup"], "launch": r["launch"], "stop": r["stop"]},
     })
