@@ -19,11 +19,11 @@ SCRIPT = ROOT / "tests" / "benchmarks" / "bench_grading.py"
 
 
 def test_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
-    """`--n 2 --skip-kernel` finishes in about 30 s and prints the ratio and table lines."""
+    """`--n 2 --skip-kernel --profile` finishes in about 30 s and prints the ratio and table lines."""
     started = time.monotonic()
     # The work folder is tmp_path, so conftest also validates the results.json files it writes.
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--n", "2", "--skip-kernel", "--workdir", str(tmp_path)],
+        [sys.executable, str(SCRIPT), "--n", "2", "--skip-kernel", "--profile", "--workdir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
     )
     elapsed = time.monotonic() - started
@@ -35,4 +35,5 @@ def test_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
     assert "| grader --jobs 1 | 2 |" in out and "| (a) floor:" in out, out
     assert "## Time against N" in out, out
     assert len(list((tmp_path / "out-2-j1").glob("*/results.json"))) == 2
+    assert "One submission's wall time, ranked" in out and "| child: run the cells |" in out, out
     assert elapsed < 60, f"the smoke run took {elapsed:.0f} s; it should take well under 30 s"

@@ -815,8 +815,11 @@ def _profile_run(subs_dir: Path, out: Path, cprofile: bool) -> dict[str, Any] | 
     return data
 
 
-def run_profile(subs_dir: Path, work: Path, *, skip_kernel: bool) -> None:
-    """Print where the grader's time goes: imports, per-phase breakdown, child start, cProfile."""
+def run_profile(subs_dir: Path, work: Path, *, skip_kernel: bool) -> bool:
+    """Print where the grader's time goes: imports, per-phase breakdown, child start, cProfile.
+
+    Returns whether the profiled runs worked (the benchmark then exits non-zero if not).
+    """
     print("\n## Profile (--jobs 1)\n")
     out = work / "out-profile"
     importtime = subprocess.run(
@@ -832,7 +835,7 @@ def run_profile(subs_dir: Path, work: Path, *, skip_kernel: bool) -> None:
         print(f"  {seconds:.3f}  {name}")
     data, profiled = (_profile_run(subs_dir, out, cprofile) for cprofile in (False, True))
     if data is None or profiled is None:
-        return
+        return False
     rows = data["rows"][1:] or data["rows"]  # the first pays once-per-run costs (probe, references)
     total = statistics.mean(r["_total"] for r in rows)
     print(f"\nOne submission's wall time, ranked (mean over {len(rows)} submissions after the first; "
@@ -857,6 +860,7 @@ def run_profile(subs_dir: Path, work: Path, *, skip_kernel: bool) -> None:
             print(f"  {seconds:.4f}  {name}")
     print("\ncProfile of the parent's grading thread (a second run, all submissions):")
     print(profiled["profile"])
+    return True
 
 
 # ---------------------------------------------------------------- main
@@ -936,8 +940,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(results) > 1:
             for line in scaling_lines(results):
                 print(line)
-        if args.profile:
-            run_profile(work / f"subs-{sizes[0]}", work, skip_kernel=args.skip_kernel)
+        if args.profile and not run_profile(work / f"subs-{sizes[0]}", work, skip_kernel=args.skip_kernel):
+            return 1
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
