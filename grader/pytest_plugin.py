@@ -7,13 +7,14 @@ passes, 0 with its failure text if not. results.json is written once, atomically
 of the session, with every item in it, whatever happened (collected, failed, errored, skipped).
 
 Custom checks must not run student code in the pytest process: use the `student_session`
-fixture, which runs calls in the sandbox and returns plain data.
+fixture, which runs calls in the sandbox and returns plain data
+(`student_session.call("step", x)`). docs/examples/instructor_checks.py is a worked example.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,22 @@ class RubricTestItem(pytest.Item):
         return self.reporter.rubric.path, self.rubric_item.line - 1, f"rubric item {self.rubric_item.id}"
 
 
+def _failure_message(report: pytest.TestReport) -> str:
+    """What a student reads for a failed custom check: the assertion's message, not a traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "").strip()
+    if not message:
+        lines = report.longreprtext.strip().splitlines()
+        return "\n".join(lines[-15:]) or f"The check failed during {report.when}."
+    head, _, rest = message.partition(": ")
+    if rest and head.rsplit(".", 1)[-1] in ("AssertionError", "StudentCallFailed"):
+        message = rest  # the instructor's own words; the class name says nothing to a student
+        own_words, explained, _ = message.partition("\nassert ")
+        if explained and own_words.strip():
+            message = own_words  # pytest's introspection after them names server paths and objects
+    return message
+
+
 @dataclass
 class _Custom:
     item: Item
@@ -165,8 +182,7 @@ class GradingReporter:
         if custom is None:
             return
         if report.failed:
-            text = report.longreprtext.strip().splitlines()
-            custom.outcome = Outcome.zero("\n".join(text[-15:]) or f"{report.when} failed")
+            custom.outcome = Outcome.zero(_failure_message(report))
         elif report.skipped:
             custom.outcome = Outcome.zero("This check was skipped.")
         elif report.when == "call" and custom.outcome is None:
@@ -185,9 +201,31 @@ class GradingReporter:
         self._written = (sum(r.score for r in results), sum(r.max_score for r in results))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """One line naming the results file."""
+        """One line naming the results file, and a warning if custom checks change the totals."""
         score, total = getattr(self, "_written", (0.0, 0.0))
+        for warning in self.custom_point_warnings():
+            terminalreporter.write_line(f"grader: warning: {warning}", yellow=True)
         terminalreporter.write_sep("-", f"grader: {score:g}/{total:g} points, wrote {self.results_path}")
+
+    def custom_point_warnings(self) -> list[str]:
+        """Parts that points-marked tests push past the rubric's declared totals (or invent)."""
+        added: dict[str, float] = {}
+        for custom in self._custom.values():
+            added[custom.item.part] = added.get(custom.item.part, 0.0) + custom.item.points
+        warnings = []
+        for part, points in sorted(added.items()):
+            declared = self.rubric.parts.get(part)
+            if declared is None:
+                warnings.append(f"custom checks add {_points(points)} to part {part!r}, which the rubric "
+                                f"{self.rubric.path.name} does not declare")
+            else:
+                warnings.append(f"custom checks add {_points(points)} to part {part!r}: "
+                                f"{declared:g} declared in {self.rubric.path.name}, {declared + points:g} now")
+        if added:
+            total = self.rubric.autograded_points + sum(added.values())
+            warnings.append(f"the autograded total is {total:g} points, not the rubric's "
+                            f"{self.rubric.autograded_points:g}")
+        return warnings
 
 
 @pytest.fixture
@@ -199,23 +237,64 @@ def graded_submission(request: pytest.FixtureRequest) -> Any:
     return reporter.submission
 
 
-@pytest.fixture
-def student_session(request: pytest.FixtureRequest) -> Iterator[Callable[[Sequence[Any]], Mapping[str, Any]]]:
-    """A function that runs `Call`s against the student's notebook in the sandbox."""
-    reporter = request.config.pluginmanager.get_plugin(_PLUGIN_NAME)
-    if reporter is None:
-        pytest.skip("no --grade-submission given")
+def _points(points: float) -> str:
+    return f"{points:g} point" + ("" if points == 1 else "s")
 
-    def run(calls: Sequence[Any]) -> Mapping[str, Any]:
+
+class StudentCallFailed(AssertionError):
+    """A call of the student's function raised, timed out, was missing or returned bad data."""
+
+
+class StudentSession:
+    """Runs calls of the student's notebook functions in the sandbox; plain data comes back.
+
+    Every use starts a fresh sandboxed child that runs the notebook's cells, then the calls, so
+    a check sees the notebook as a student left it and student code never runs in pytest's
+    process.
+    """
+
+    def __init__(self, reporter: GradingReporter) -> None:
+        self._reporter = reporter
+
+    def __call__(self, calls: Sequence[Any]) -> Mapping[str, Any]:
+        """Run `grader.sandbox.Call`s in one session; their results by call id."""
         from grader.notebook import load_code_cells
         from grader.paths import secret_paths
         from grader.sandbox.session import SessionLimits, run_session
 
-        path = reporter.submission.files["notebook"]
+        reporter = self._reporter
+        path = reporter.submission.files.get("notebook")
+        if path is None:
+            raise StudentCallFailed(reporter.submission.problems.get("notebook", "The notebook is missing."))
         limits = SessionLimits(cell_timeout=reporter.rubric.limits.cell_timeout,
                                notebook_timeout=reporter.rubric.limits.notebook_timeout,
-                               memory_mb=reporter.rubric.limits.memory_mb)
+                               memory_mb=reporter.rubric.limits.memory_mb,
+                               extra_packages=reporter.rubric.extra_packages)
         return run_session(load_code_cells(path), calls, limits, submission_dir=path.parent,
                            secret_paths=secret_paths(reporter.rubric.path, reporter.results_path.parent)).calls
 
-    yield run
+    def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
+        """The value `function(*args, **kwargs)` returned in the sandbox, or StudentCallFailed.
+
+        Arguments and results are plain data (numbers, strings, lists, dicts, numpy arrays).
+        """
+        from grader.sandbox import Call
+
+        timeout = float(self._reporter.rubric.limits.call_timeout)
+        result = self([Call("call", function, tuple(args), kwargs, timeout=timeout)])["call"]
+        if result.status == "ok":
+            return result.value
+        if result.status == "timeout":
+            raise StudentCallFailed(f"{function} did not return within {timeout:g} s.")
+        if result.status == "error":
+            raise StudentCallFailed(f"{function} raised an error:\n{result.message}")
+        raise StudentCallFailed(result.message or f"{function} could not be called ({result.status}).")
+
+
+@pytest.fixture
+def student_session(request: pytest.FixtureRequest) -> Iterator[StudentSession]:
+    """Calls of the student's notebook functions, run in the sandbox (see StudentSession)."""
+    reporter = request.config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if reporter is None:
+        pytest.skip("no --grade-submission given")
+    yield StudentSession(reporter)
