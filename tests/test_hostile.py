@@ -112,6 +112,11 @@ HOLES = [
          "No disk quota outside the namespaces layer: RLIMIT_FSIZE (file_mb) bounds each file, not "
          "their number, and the uid layer's work dir is on the grader's disk (the namespaces layer "
          "gives the child a size-capped tmpfs instead)."),
+    Hole("disk_fill", ("must_not",), ("namespaces",),
+         "bubblewrap before 0.8 (Ubuntu 22.04 has 0.6.1) has no --size: the namespaces layer's "
+         "working folder is then an uncapped tmpfs (its pages count against the session's memory "
+         "cgroup where there is one, which the test's limit leaves room for).",
+         applies=lambda: not isolation._bwrap_sizes_tmpfs()),
     Hole("memory_bomb_forked", ("must_not",), ALL_LAYERS,
          "Where no cgroup can be made (not root, a read-only /sys/fs/cgroup, not Linux), memory_mb is "
          "RLIMIT_AS of each process: with max_processes 64 a submission can hold up to 64 x memory_mb.",

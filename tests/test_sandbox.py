@@ -650,6 +650,8 @@ def test_a_submission_of_thousands_of_files_still_runs(tmp_path: Path) -> None:
     assert report.calls["n"].status == "ok" and report.calls["n"].value == 2000
 
 
+@pytest.mark.xfail(not isolation._bwrap_sizes_tmpfs(), strict=True,
+                   reason="bubblewrap before 0.8 (Ubuntu 22.04 has 0.6.1) cannot cap a tmpfs's size")
 def test_writes_in_the_working_folder_are_capped(tmp_path: Path) -> None:
     need("namespaces")
     (tmp_path / "given.txt").write_text("data")

@@ -204,6 +204,11 @@ class Sandbox:
                 self.notices.append(
                     "The notebook ran WITHOUT isolation (resource limits only): its code could "
                     "read and change any file the grader's user can.")
+            for stronger in LAYERS[:LAYERS.index(layer)]:
+                # Staff should know why a stronger layer was not used (e.g. a container's seccomp).
+                reason = _unavailable_reason(stronger)
+                if reason is not None:
+                    self.notices.append(f"The {stronger} layer is unavailable here: {reason}")
         except BaseException:
             self.close()
             raise
@@ -514,8 +519,8 @@ def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
                 argv += ["--ro-bind", "/dev/null", str(path)]
     for source in packages:
         argv += ["--ro-bind", str(source), f"{SANDBOX_PACKAGES}/{source.name}"]
-    argv += ["--perms", "1777", "--size", str(file_mb * 2**20), "--tmpfs", "/tmp",
-             "--proc", "/proc", "--dev", "/dev"]
+    sized = _bwrap_sizes_tmpfs()
+    argv += [*_tmpfs("/tmp", file_mb * 2**20, sized), "--proc", "/proc", "--dev", "/dev"]
     # The working folder is a size-capped tmpfs (a disk quota: writes cannot fill the grader's
     # disk) holding writable copies of the submission's files, which bwrap copies from fds.
     copies: list[str] = []
@@ -528,15 +533,38 @@ def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
     for path in entries:
         target = f"{SANDBOX_WORKDIR}/{path.relative_to(work).as_posix()}"
         if path.is_dir() and not path.is_symlink():
-            copies += ["--perms", "0777", "--dir", target]
+            copies += ["--perms", "0777", "--dir", target] if sized else ["--dir", target, "--chmod", "0777", target]
         elif path.is_file() and not path.is_symlink():
             fd = os.open(path, os.O_RDONLY)
             fds.append(fd)
             total += os.fstat(fd).st_size
             copies += ["--perms", "0666", "--file", str(fd), target]
-    argv += ["--perms", "1777", "--size", str(file_mb * 2**20 + total), "--tmpfs", SANDBOX_WORKDIR, *copies]
+    argv += [*_tmpfs(SANDBOX_WORKDIR, file_mb * 2**20 + total, sized), *copies]
     argv += ["--chdir", SANDBOX_WORKDIR, "--"]
     return argv
+
+
+def _tmpfs(target: str, size: int, sized: bool) -> list[str]:
+    """bwrap options for a world-writable (sticky) tmpfs at `target`, capped at `size` bytes if it can.
+
+    bubblewrap before 0.8 (Ubuntu 22.04, Gradescope's image, has 0.6.1) has neither `--size` nor
+    `--perms` for `--tmpfs`/`--dir`: there the tmpfs is uncapped (its pages still count against
+    the session's memory cgroup) and `--chmod` sets the mode after it is made.
+    """
+    if sized:
+        return ["--perms", "1777", "--size", str(size), "--tmpfs", target]
+    return ["--tmpfs", target, "--chmod", "1777", target]
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_sizes_tmpfs() -> bool:
+    """Whether the installed bwrap knows `--size` (0.8 and later; with it `--perms` for dirs)."""
+    try:
+        result = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10,
+                                stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--size" in result.stdout + result.stderr
 
 
 def _parents(path: Path, made: set[Path]) -> list[str]:
