@@ -1,7 +1,10 @@
 """Safe YAML loading that remembers where each key was written.
 
 Used for the instructor's rubric (so an error names file, key and line) and for students'
-answer files (hostile input: safe constructors only, no aliases, bounded size and depth).
+answer files (hostile input: safe constructors only, bounded size and depth). Students' files
+may use aliases (`&id001` / `*id001`, as yaml.dump writes shared lists) as long as the document
+they stand for stays small: its size once expanded is counted from the parser's events, without
+expanding anything, so an alias bomb ("billion laughs") is refused before a value is built.
 """
 
 from __future__ import annotations
@@ -74,24 +77,74 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def _check_events(text: str, max_depth: int) -> None:
-    """Refuse aliases (the 'billion laughs' bomb) and deep nesting before building anything."""
-    depth = 0
+MAX_EXPANDED_NODES = 10_000
+"""Values (scalars, lists, mappings, keys included) a student's file may stand for, aliases expanded."""
+
+
+class _Open:
+    """A collection being parsed: its anchor, and its expanded size and height so far."""
+
+    __slots__ = ("anchor", "height", "size")
+
+    def __init__(self, anchor: str | None) -> None:
+        self.anchor = anchor
+        self.size = 1  # the collection itself
+        self.height = 1  # its own level of nesting
+
+
+def _check_events(text: str, max_depth: int, max_nodes: int = MAX_EXPANDED_NODES) -> None:
+    """Refuse deep nesting and documents whose aliases expand past `max_nodes` values.
+
+    Every value is counted once as it is parsed; each anchored value's expanded size and height
+    are recorded when it ends, and an alias adds them where it stands. Only numbers are kept,
+    nothing is copied, and counting stops at the first value past the limit, so a bomb costs
+    no more to check than its text is long.
+    """
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (expanded size, height)
+    stack: list[_Open] = []
+    total = 0
+
+    def count(size: int, height: int, line: int, alias: str = "") -> None:
+        nonlocal total
+        if len(stack) + height > max_depth:
+            through = f" through the alias *{alias}" if alias else ""
+            raise StudentFileError(f"line {line}: nested more than {max_depth} levels deep{through}.")
+        total += size
+        if total > max_nodes:
+            raise StudentFileError(
+                f"line {line}: with its aliases (*name) expanded, the file stands for more than "
+                f"{max_nodes:,} values; write the answers out without aliases."
+            )
+        if stack:
+            stack[-1].size += size
+            stack[-1].height = max(stack[-1].height, height + 1)
+
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if isinstance(event, yaml.AliasEvent):
-            raise StudentFileError(
-                f"line {line}: YAML aliases (*name) are not allowed; "
-                "write the value out in full."
-            )
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > max_depth:
-                raise StudentFileError(
-                    f"line {line}: nested more than {max_depth} levels deep."
-                )
+            name = str(event.anchor)
+            if any(item.anchor == name for item in stack):
+                raise StudentFileError(f"line {line}: the alias *{name} refers to a value that "
+                                       "contains it; write the value out in full.")
+            if name in anchors:  # else the composer reports the undefined alias
+                count(*anchors[name], line, alias=name)
+        elif isinstance(event, yaml.ScalarEvent):
+            count(1, 0, line)
+            if event.anchor is not None:
+                anchors[str(event.anchor)] = (1, 0)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(stack) + 1 > max_depth:
+                raise StudentFileError(f"line {line}: nested more than {max_depth} levels deep.")
+            count(0, 0, line)  # checks the total so far; the collection's own 1 follows
+            total += 1
+            stack.append(_Open(None if event.anchor is None else str(event.anchor)))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
+            done = stack.pop()
+            if done.anchor is not None:
+                anchors[done.anchor] = (done.size, done.height)
+            if stack:
+                stack[-1].size += done.size
+                stack[-1].height = max(stack[-1].height, done.height + 1)
 
 
 def parse_yaml_text(text: str) -> Any:

@@ -99,6 +99,48 @@ q1_3_1_cost:
   forward_better_when: "n < m"
 """
 
+EQUIVALENT_FORMS_YAML = """\
+# Right answers in other legitimate forms: fractions and numbers as text, vectors as rows or
+# columns, activation names as spoken, the problem's own notation for nodes and weights (W^(1),
+# a_1, X, y-hat), YAML aliases, exact counts for the big-O fields, and a relation that means
+# m > n for sizes n, m >= 1 without being a multiple of m - n > 0.
+q1_1:
+  W1: [["1/2", "-1/2", 0, 0], ["1/2", 0, "-1/2", 0], ["1/2", 0, 0, "-1/2"]]
+  b1: [[0], [0], [0]]
+  w2: [[2, 2, 2]]
+  b2: "-4"
+  phi1: Hard threshold
+  phi2: Indicator
+q1_2_graph:
+  - [&input X, a_1]
+  - ['W^(1)', a_1]
+  - ['b^{(1)}', a_1]
+  - [a_1, c_1]
+  - [*input, a_2]
+  - [W_2, a_2]
+  - [b_2, a_2]
+  - [a_2, c_2]
+  - [c_1, g]
+  - [c_2, g]
+  - [g, y]
+  - ['W^{(3)}', y]
+  - [*input, y]
+  - [w4, y]
+  - [y, y_hat]
+  - [y_hat, S]
+  - [t, S]
+  - [S, J]
+q1_3_hessian: [["16/1", 8, 20], [8, "4", 10], [20, 10, "50/2"]]
+q1_3_cost: {multiplications: "n^2", memory: "n(n+1)/2"}
+q1_3_1_z: [[48], [12], [24]]
+q1_3_1_cost:
+  reverse_multiplications: "3mn"
+  reverse_memory: "2·m·n + m"
+  forward_multiplications: "n(2n + m)"
+  forward_memory: "n^2 + n + nm"
+  forward_better_when: "2n^2 + mn < 3mn"
+"""
+
 
 def _yaml_variant(text_from_reference: Callable[[str], str]) -> Callable[[Path], None]:
     def write(folder: Path) -> None:
@@ -191,6 +233,13 @@ SAMPLES_SPEC: dict[str, tuple[str, list[Callable[[Path], None]], dict[str, objec
     "correct_different": (
         "Right answers in other forms: another 1.1 network, weight nodes and y_prime in the graph, other notations.",
         [_text("hw1_written.yaml", CORRECT_DIFFERENT_YAML), _copy("hw1_code.ipynb"), _copy("hw1_weights.npz")],
+        {**WRITTEN_OK, **CODE_OK, **P5_FULL},
+    ),
+    "written_equivalent_forms": (
+        "Right written answers in forms once refused: 1/2 and '-4' as numbers, vectors as rows or columns, "
+        "'Hard threshold', W^(1) and a_1 and y_hat in the graph, YAML aliases, n^2 for O(n^2), "
+        "2n^2 + mn < 3mn for m > n: full marks.",
+        [_text("hw1_written.yaml", EQUIVALENT_FORMS_YAML), _copy("hw1_code.ipynb"), _copy("hw1_weights.npz")],
         {**WRITTEN_OK, **CODE_OK, **P5_FULL},
     ),
     "answer_key": (

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from conftest import RUBRIC
 
-from grader.checks.arrays import mismatch
+from grader.checks.arrays import mismatch, read_numbers
 from grader.checks.graph import compare_graphs
-from grader.checks.network import is_kth_largest, judge_network, read_network
+from grader.checks.network import format_input, is_kth_largest, judge_network, read_network
+from grader.checks.registry import WrittenContext, get_check
 from grader.errors import StudentFileError
-from grader.yamlio import load_untrusted_yaml
-from reference_solutions.hw1.written import computation_graph, kth_largest_network
+from grader.rubric import load_rubric
+from grader.yamlio import load_untrusted_yaml, parse_yaml_text
+from reference_solutions.hw1.written import computation_graph, kth_largest_network, reference_answers
 
 ALIASES = {"y_prime": "y'"}
 IGNORED = ["W1", "b1", "W2", "b2", "W3", "W4"]
@@ -70,7 +75,7 @@ def test_a_network_for_another_k_is_wrong() -> None:
     [
         (_net(W1=[[1, 2]]), "W1 should have shape (3, 4)"),
         (_net(phi1="relu"), "phi1 should be one of"),
-        (_net(b2="minus four"), "b2 should be numbers"),
+        (_net(b2="minus four"), "b2 should be a single number; got the text 'minus four'"),
         (_net(b2=float("nan")), "non-finite"),
         ("not a mapping", "should be a mapping"),
     ],
@@ -122,10 +127,9 @@ def test_array_mismatch_names_shape_entry_and_tolerance() -> None:
     assert "non-finite" in (mismatch([1.0], [float("inf")]) or "")
 
 
-def test_untrusted_yaml_refuses_tags_aliases_and_bombs(tmp_path: Path) -> None:
+def test_untrusted_yaml_refuses_tags_and_bombs(tmp_path: Path) -> None:
     cases = {
         "tag.yaml": "a: !!python/object/apply:os.system ['echo hi']\n",
-        "alias.yaml": "a: &x [1, 2]\nb: [*x, *x, *x]\n",
         "deep.yaml": "a: " + "[" * 50 + "]" * 50 + "\n",
         "dup.yaml": "a: 1\na: 2\n",
         "binary.yaml": "a: 1\x00\n",
@@ -140,3 +144,266 @@ def test_untrusted_yaml_refuses_tags_aliases_and_bombs(tmp_path: Path) -> None:
     big.write_text("a: " + "1" * 300_000, encoding="utf-8")
     with pytest.raises(StudentFileError, match="limit"):
         load_untrusted_yaml(big)
+
+
+# --- 1.2: nodes in the problem's own notation ----------------------------------------------------
+
+
+def _written(check: str, answer: object, item: str, params: dict[str, object] | None = None) -> tuple[float, str]:
+    """Run a registered written check with its default parameters on the hw1 reference."""
+    spec = get_check(check)
+    assert spec is not None
+    reference = reference_answers()[item]
+    outcome = spec.function(answer, WrittenContext(item, spec.with_defaults(params or {}), reference))
+    return outcome.fraction, outcome.feedback
+
+
+def _reference_edges() -> list[list[str]]:
+    return [list(edge) for edge in sorted(computation_graph())]
+
+
+@pytest.mark.parametrize("weight", ["W^(1)", "b^(1)", "W^{(1)}", "W_1", "b_1", "w1", "W(1)", "W_{3}", "B2",
+                                    "W^{(4)}", " w_(2) "])
+def test_weight_and_bias_nodes_in_the_problems_notation_are_ignored(weight: str) -> None:
+    fraction, feedback = _written("graph_edges", [*_reference_edges(), [weight, "a1"]], "q1_2_graph")
+    assert fraction == 1, feedback
+
+
+@pytest.mark.parametrize(("node", "spelling"), [
+    ("a1", "a_1"), ("c1", "c_1"), ("a2", "a_2"), ("c2", "c_2"), ("x", "X"), ("a1", "a_{1}"),
+    ("y'", "y_hat"), ("y'", "yhat"), ("y'", "ŷ"), ("y'", "y\u0302"), ("y'", "y_prime"), ("y'", "y’"),
+])
+def test_node_spellings_of_the_problem_are_accepted(node: str, spelling: str) -> None:
+    edges = [[spelling if name == node else name for name in edge] for edge in _reference_edges()]
+    fraction, feedback = _written("graph_edges", edges, "q1_2_graph")
+    assert fraction == 1, feedback
+
+
+def test_node_spellings_do_not_make_a_wrong_graph_right() -> None:
+    edges = _reference_edges()
+    # y_hat is y' (the prediction softmax(y)), not y: an edge g -> y_hat is wrong.
+    fraction, feedback = _written("graph_edges", [*edges, ["g", "y_hat"]], "q1_2_graph")
+    assert fraction < 1 and "g -> y'" in feedback
+    # A hat typed as y^ is not silently read as y (that would make y -> y^ a self-loop).
+    fraction, feedback = _written("graph_edges", [*edges, ["y^", "S"]], "q1_2_graph")
+    assert fraction < 1 and "Not a node of the problem: y^" in feedback
+    # A weight of another layer is not a node of the graph, but W5 is not a known weight either.
+    fraction, feedback = _written("graph_edges", [*edges, ["W5", "a1"]], "q1_2_graph")
+    assert fraction < 1 and "W5" in feedback
+    # Dropping an edge still costs it, whatever the spelling of the others.
+    spelled = [["a_1" if name == "a1" else name for name in edge] for edge in edges[1:]]
+    assert _written("graph_edges", spelled, "q1_2_graph")[0] < 1
+
+
+# --- 1.1: failing inputs shown exactly --------------------------------------------------------------
+
+
+def test_a_failing_input_is_shown_with_distinct_entries() -> None:
+    # Off by 1e-13 in b1: wrong only where two entries are 1e-13 apart; printed to 6 significant
+    # figures those looked equal ("x = [3, 3, 4, 2]"), a tie the problem excludes.
+    net = read_network(_net(b1=[-1e-13, -1e-13, -1e-13]))
+    assert not isinstance(net, str)
+    for seed in range(3):
+        outcome = judge_network(net, 2, np.random.default_rng(seed), label="k = 2")
+        assert outcome.fraction == 0
+        shown = outcome.feedback.split("x = [", 1)[1].split("]", 1)[0].split(", ")
+        assert len(set(shown)) == 4, outcome.feedback
+        assert len({float(text) for text in shown}) == 4, outcome.feedback
+
+
+def test_inputs_are_formatted_to_round_trip() -> None:
+    for value in (4000.0000000000005, 1e-06, -2.5, 0.0030000000001, 1e20, 3.0, -7.0):
+        assert float(format_input(value)) == value
+    assert format_input(3.0) == "3" and format_input(4000.0000000000005) == "4000.0000000000005"
+
+
+# --- numbers as text, bad entries named, no internal class names -----------------------------------
+
+
+def test_bad_entries_are_named_without_internal_class_names() -> None:
+    data = parse_yaml_text(
+        "W1: [['1/2x', -1, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]]\n"
+        "ragged: [[1, -1, 0, 0], [1, 0, -1], [1, 0, 0, -1]]\n"
+        "H: [['16/y', 8, 20], [8, 4, 10], [20, 10, 25]]\n"
+    )
+    bad = read_network(_net(W1=data["W1"]))
+    assert bad == "W1[0][0] is '1/2x', not a number."
+    ragged = read_network(_net(W1=data["ragged"]))
+    assert isinstance(ragged, str) and "row 2 has 3 entries, row 1 has 4" in ragged
+    hessian = reference_answers()["q1_3_hessian"]
+    message = mismatch(hessian, data["H"], what="q1_3_hessian") or ""
+    assert message == "q1_3_hessian[0][0] is '16/y', not a number."
+    for text in (str(bad), str(ragged), message, _written("array", data["ragged"], "q1_3_hessian")[1],
+                 str(read_network(_net(b1=data["W1"])))):
+        assert "LineList" not in text and "LineDict" not in text, text
+
+
+@pytest.mark.parametrize(("text", "value"), [("1/2", 0.5), ("-3/4", -0.75), ("16/1", 16.0), ("-4", -4.0),
+                                             (" 2.5 ", 2.5), ("1e-3", 0.001), ("3 / 4", 0.75)])
+def test_numbers_written_as_text_are_read_exactly(text: str, value: float) -> None:
+    array, problem = read_numbers([text], "v")
+    assert problem is None and array is not None and array.tolist() == [value]
+    scalar, _ = read_numbers(text, "v")
+    assert scalar is not None and float(scalar) == value
+
+
+@pytest.mark.parametrize("text", ["1/0", "1/2x", "2**3", "__import__('os')", "1/2/3", "(1/2)", "nan", "inf",
+                                  "0x10", "1_000", "½", "", "1" * 60])
+def test_text_that_is_not_a_simple_number_is_refused(text: str) -> None:
+    array, problem = read_numbers([1, text], "b1")
+    assert array is None and problem is not None and problem.startswith("b1[1] is ")
+
+
+def test_fractions_and_numeric_text_in_the_written_answers() -> None:
+    net = read_network(_net(W1=[["1/1", "-1", 0, 0], [1, 0, "-2/2", 0], [1, 0, 0, -1]], b2="-4", w2=["2", 2, "4/2"]))
+    assert not isinstance(net, str) and net.b2 == -4.0
+    assert _judge(_net(W1=[["1/2", "-1/2", 0, 0], ["1/2", 0, "-1/2", 0], ["1/2", 0, 0, "-1/2"]], b2="-4"))[0] == 1
+    hessian = [["16/1", 8, 20], [8, "4", 10], [20, 10, "50/2"]]
+    assert _written("array", hessian, "q1_3_hessian")[0] == 1
+    # A wrong value in fraction form is still wrong.
+    fraction, feedback = _written("array", [["16/2", 8, 20], [8, 4, 10], [20, 10, 25]], "q1_3_hessian")
+    assert fraction == 0 and "[0, 0]" in feedback and "got 8" in feedback
+    assert _judge(_net(b2="-2"), k=2)[0] == 0  # w2 = [2, 2, 2], b2 = -2 is the wrong network
+
+
+# --- vectors as rows or columns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("z", [[[48], [12], [24]], [[48, 12, 24]], [[[48, 12, 24]]], ["48", "12", "24"]])
+def test_a_vector_answer_may_be_a_row_or_a_column(z: object) -> None:
+    assert _written("array", z, "q1_3_1_z")[0] == 1
+
+
+@pytest.mark.parametrize(("z", "fragment"), [
+    ([[48], [12], [25]], "expected 24, got 25"),
+    ([[48, 12], [24, 0]], "shape (2, 2)"),
+    ([48, 12, 24, 0], "shape (4,)"),
+])
+def test_a_wrong_vector_still_scores_zero(z: object, fragment: str) -> None:
+    fraction, feedback = _written("array", z, "q1_3_1_z")
+    assert fraction == 0 and fragment in feedback
+
+
+def test_a_matrix_is_never_reshaped() -> None:
+    flat = [16, 8, 20, 8, 4, 10, 20, 10, 25]
+    fraction, feedback = _written("array", flat, "q1_3_hessian")
+    assert fraction == 0 and "expected shape (3, 3)" in feedback
+    assert _written("array", [[[16, 8, 20], [8, 4, 10], [20, 10, 25]]], "q1_3_hessian")[0] == 0
+
+
+def test_network_vectors_may_be_rows_or_columns_but_w1_keeps_its_shape() -> None:
+    assert _judge(_net(b1=[[0], [0], [0]], w2=[[2, 2, 2]], b2=[[-4]]))[0] == 1
+    assert _judge(_net(w2=[[2], [2], [2]]))[0] == 1
+    transposed = read_network(_net(W1=np.array([[1, -1, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]]).T.tolist()))
+    assert transposed == "W1 should have shape (3, 4) (3 rows of 4 numbers); got shape (4, 3)."
+    assert isinstance(read_network(_net(b1=[[0, 0], [0, 0]])), str)
+    assert _judge(_net(w2=[[1], [1], [1]], b2=-2))[0] == 0  # the edge case stays wrong as a column
+
+
+# --- activation names ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("phi1", "phi2"), [
+    ("hard threshold", "Indicator"), ("Hard_Threshold", "INDICATOR"), ("hard-threshold", " indicator "),
+    ("HardThreshold", "indicator"), ("hard  threshold", "indicator"),
+    # The problem defines the hard threshold as I(z > 0): exactly the notebook's step(z) (p1).
+    ("step", "indicator"), ("Step", "indicator"),
+])
+def test_obvious_spellings_of_the_activations_are_accepted(phi1: str, phi2: str) -> None:
+    assert _judge(_net(phi1=phi1, phi2=phi2))[0] == 1
+
+
+# Other names (a Heaviside function may be 1 at 0) get a message saying what to write, not a guess.
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "threshold", "sign", "heaviside", "indicator function x",
+                                  "hard_threshold2", "step function x", 1, None])
+def test_other_activation_names_are_refused(name: object) -> None:
+    net = read_network(_net(phi1=name))
+    assert isinstance(net, str) and "phi1" in net and "hard_threshold" in net
+
+
+def test_activation_spellings_do_not_rescue_a_wrong_network() -> None:
+    # Swapped activations, however spelt, compute something else.
+    assert _judge(_net(phi1="Indicator", phi2="Hard threshold"))[0] == 0
+    assert _judge(_net(phi1="indicator", phi2="indicator"))[0] == 0
+
+
+# --- big-O fields and forward_better_when through the rubric's check ----------------------------------
+
+
+def _rubric_params(item_id: str) -> dict[str, object]:
+    item = next(item for item in load_rubric(RUBRIC).items if item.id == item_id)
+    return dict(item.params)
+
+
+def test_cost_fields_accept_exact_counts_and_size_only_comparisons() -> None:
+    answer = {"multiplications": "n^2", "memory": "n(n+1)/2"}
+    fraction, feedback = _written("expressions", answer, "q1_3_cost", _rubric_params("q1_3_cost"))
+    assert fraction == 1 and "Correct (read as O(n^2))." in feedback
+    fraction, feedback = _written("expressions", {"multiplications": "n^3", "memory": "n"}, "q1_3_cost",
+                                  _rubric_params("q1_3_cost"))
+    assert fraction == 0 and "read as O(n^3)" in feedback
+    costs = dict(reference_answers()["q1_3_1_cost"])
+    params = _rubric_params("q1_3_1_cost")
+    for relation in ("m/n > 1", "m^2 > n^2", "2n^2+mn < 3mn", "n^2+n+mn < 2mn+m", "m >= n+1"):
+        assert _written("expressions", {**costs, "forward_better_when": relation}, "q1_3_1_cost", params)[0] == 1
+    for relation in ("m >= n", "n > m", "m > 2n", "m = n"):
+        fraction, _ = _written("expressions", {**costs, "forward_better_when": relation}, "q1_3_1_cost", params)
+        assert fraction == pytest.approx(4 / 6), relation
+
+
+# --- YAML aliases in answer files ----------------------------------------------------------------
+
+
+def test_aliases_as_yaml_dump_writes_them_are_read(tmp_path: Path) -> None:
+    answers = reference_answers()
+    shared = [48, 12, 24]
+    answers["q1_3_1_z"] = shared
+    answers["extra_copy"] = shared  # yaml.dump writes &id001 / *id001 for a shared list
+    answers["q1_1"]["W1"] = [answers["q1_1"]["W1"][0]] * 1 + answers["q1_1"]["W1"][1:]
+    answers["q1_2_graph"].append(answers["q1_2_graph"][0])
+    text = yaml.dump(answers)
+    assert "&id001" in text and "*id001" in text
+    path = tmp_path / "hw1_written.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = load_untrusted_yaml(path)
+    assert loaded["q1_3_1_z"] == [48, 12, 24] and loaded["extra_copy"] == [48, 12, 24]
+    path.write_text("a: &x [1, 2]\nb: [*x, *x, *x]\nc: &s text\nd: *s\n", encoding="utf-8")
+    assert load_untrusted_yaml(path) == {"a": [1, 2], "b": [[1, 2]] * 3, "c": "text", "d": "text"}
+    # Just under the bound (10 + 100 + 1000 values and their lists, 4 x 1000 < 10,000): read.
+    path.write_text(_alias_levels(2, 10) + "more: [" + ", ".join(["*l2"] * 7) + "]\n", encoding="utf-8")
+    assert len(load_untrusted_yaml(path)["more"]) == 7
+
+
+def _alias_levels(levels: int, width: int) -> str:
+    """A list of `width` numbers, then `levels` lists of `width` aliases of the one before."""
+    lines = [f"l0: &l0 [{', '.join(['1'] * width)}]"]
+    for i in range(1, levels + 1):
+        lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    (_alias_levels(4, 10), "more than 10,000 values"),
+    ("a: &a [1, *a]\n", "contains it"),
+    ("a: &a [[[[[[[[[[[[1]]]]]]]]]]]]\nb: [[[[[[[[[[*a]]]]]]]]]]\n", "levels deep through the alias *a"),
+    ("a: &a " + "[" * 5 + "1" + "]" * 5 + "\nb: !!python/object/apply:os.system [*a]\n", "tag"),
+])
+def test_alias_bombs_recursion_and_depth_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "hw1_written.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(StudentFileError) as info:
+        load_untrusted_yaml(path)
+    assert fragment in str(info.value) and "hw1_written.yaml" in str(info.value)
+
+
+def test_the_billion_laughs_file_is_refused_quickly(tmp_path: Path) -> None:
+    levels = ["a: &a [" + ", ".join(['"lol"'] * 9) + "]"]
+    for i in range(1, 9):
+        previous = chr(96 + i)
+        levels.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(levels) + "\n", encoding="utf-8")
+    start = time.perf_counter()
+    with pytest.raises(StudentFileError, match="aliases"):
+        load_untrusted_yaml(path)
+    assert time.perf_counter() - start < 1.0

@@ -17,8 +17,10 @@ around a whole answer, and one comparison `> < >= <= ≥ ≤ = ==` in comparison
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
@@ -920,6 +922,195 @@ def _same_up_to_factor(a: _Ratio, b: _Ratio, positive: bool, arithmetic: _Arithm
 
 
 # ---------------------------------------------------------------------------------------------
+# Comparisons over the positive integers (the variables are sizes: n, m = 1, 2, 3, ...)
+#
+# `m/n > 1` or `2n^2 + mn < 3mn` means `m > n` for sizes but not over the reals, so after the
+# exact test above fails a comparison gets a second, still exact, chance. With the reference
+# read as `L > 0` (or >=, =) for one polynomial L with integer coefficients, the student's
+# `N/D op 0` is accepted only by one of two proofs:
+#   A. D has a fixed sign on the domain and N = L^k * R with R of a fixed sign on the domain
+#      (k odd and R > 0 for > and >=): then N/D op 0 holds exactly where L op 0 does.
+#   B. N = a*L + b with constants a > 0 and b: L takes whole-number values, so L > t and
+#      L >= t are lower bounds on a whole number (m >= n + 1 is m - n > 0).
+# A polynomial P has a fixed sign on [1, oo)^k if P(1 + u) has coefficients of one sign and a
+# nonzero constant term (u >= 0). Nothing here samples to decide; a grid of small sizes is
+# checked afterwards only as a guard that can reject, never accept.
+
+_Exponents = tuple[int, ...]
+_SAMPLE_POINTS = 64  # at most this many points of the guard's grid
+
+
+def _unpacked(poly: dict[int, Any], arithmetic: _Arithmetic) -> dict[_Exponents, Any]:
+    return {arithmetic.exponents(key): c for key, c in poly.items()}
+
+
+def _packed(exponents: _Exponents) -> int:
+    return sum(e << (_SHIFT * i) for i, e in enumerate(exponents))
+
+
+def _domain_sign(poly: dict[int, Any], arithmetic: _Arithmetic) -> int:
+    """+1 or -1 if the polynomial has that sign everywhere on [1, oo)^k, else 0 (not proven)."""
+    if not poly:
+        return 0
+    # Positive scaling keeps the sign: clear the denominators to work with whole numbers.
+    scale = math.lcm(*(Fraction(c).denominator for c in poly.values()))
+    shifted: dict[_Exponents, int] = {
+        e: int(c * scale) for e, c in _unpacked(poly, arithmetic).items()}
+    # Substitute x = 1 + u one variable at a time: x^e = sum over f of C(e, f) u^f.
+    for i in range(len(arithmetic.names)):
+        arithmetic.budget.spend(sum(e[i] + 1 for e in shifted))
+        result: dict[_Exponents, int] = {}
+        for exponents, coefficient in shifted.items():
+            power = exponents[i]
+            for f in range(power + 1):
+                key = (*exponents[:i], f, *exponents[i + 1:])
+                result[key] = result.get(key, 0) + coefficient * math.comb(power, f)
+        shifted = result
+    constant = shifted.get((0,) * len(arithmetic.names), 0)
+    if constant > 0 and all(c >= 0 for c in shifted.values()):
+        return 1
+    if constant < 0 and all(c <= 0 for c in shifted.values()):
+        return -1
+    return 0
+
+
+def _divided(poly: dict[int, Fraction], divisor: dict[int, int],
+             arithmetic: _Arithmetic) -> dict[int, Fraction] | None:
+    """poly / divisor if the division is exact, else None.
+
+    Division by one polynomial in the lexicographic order of the packed keys (a monomial
+    order): the remainder is zero exactly when the divisor divides the polynomial. Zero is
+    reported as not divisible, so that dividing repeatedly ends.
+    """
+    if not poly:
+        return None
+    lead_key = max(divisor)
+    lead = arithmetic.exponents(lead_key)
+    remainder = dict(poly)
+    quotient: dict[int, Fraction] = {}
+    while remainder:
+        arithmetic.budget.spend(len(remainder) + len(divisor))
+        top = max(remainder)
+        if any(a < b for a, b in zip(arithmetic.exponents(top), lead, strict=True)):
+            return None
+        shift = top - lead_key
+        factor = remainder[top] / divisor[lead_key]
+        quotient[shift] = factor
+        for key, coefficient in divisor.items():
+            value = remainder.get(key + shift, 0) - factor * coefficient
+            if value:
+                remainder[key + shift] = value
+            else:
+                remainder.pop(key + shift, None)
+    return quotient
+
+
+@dataclass(frozen=True)
+class _Core:
+    """A reference comparison as `L op 0` on the domain: L has integer coefficients."""
+
+    op: str
+    poly: dict[int, int]
+
+
+def _reference_core(op: str, value: _Ratio, arithmetic: _Arithmetic) -> _Core | None:
+    """The reference reduced to one polynomial factor L (with sympy: trusted, small input)."""
+    denominator_sign = _domain_sign(value[1], arithmetic)
+    if not denominator_sign:
+        return None
+    symbols = [sympy.Symbol(name) for name in arithmetic.names]
+    numerator = sympy.Poly.from_dict(
+        {e: denominator_sign * c for e, c in _unpacked(value[0], arithmetic).items()}, *symbols)
+    constant, factors = numerator.factor_list()
+    sign = 1 if constant > 0 else -1
+    undecided = []
+    for factor, power in factors:
+        poly = {_packed(e): int(c) for e, c in factor.as_dict().items()}
+        factor_sign = _domain_sign(poly, arithmetic)
+        if factor_sign:
+            sign *= factor_sign**power
+        else:
+            undecided.append((poly, power))
+    if len(undecided) != 1:
+        return None
+    poly, power = undecided[0]
+    if op == "=":
+        return _Core(op, poly)
+    if power % 2 == 0:
+        return None
+    return _Core(op, {key: sign * c for key, c in poly.items()})
+
+
+def _integer_bound(op: str, threshold: Fraction) -> int:
+    """The least whole number L with `L op threshold` (op is > or >=)."""
+    return math.floor(threshold) + 1 if op == ">" else math.ceil(threshold)
+
+
+def _proven_on_positive_integers(op: str, value: _Ratio, core: _Core,
+                                 arithmetic: _Arithmetic) -> bool:
+    """Whether `value op 0` holds exactly where the reference does, by proof A or B above."""
+    denominator_sign = _domain_sign(value[1], arithmetic)
+    if not denominator_sign or not value[0]:
+        return False
+    numerator = {key: Fraction(denominator_sign * c) for key, c in value[0].items()}
+    # Proof A: numerator = L^k * R with R of one sign on the domain.
+    rest, power = numerator, 0
+    while (quotient := _divided(rest, core.poly, arithmetic)) is not None:
+        rest, power = quotient, power + 1
+    if power:
+        rest_sign = _domain_sign(rest, arithmetic)
+        if rest_sign and op == core.op == "=":
+            return True
+        if rest_sign > 0 and op == core.op and power % 2 == 1:
+            return True
+    # Proof B: numerator = a*L + b, a > 0, as a bound on the whole number L.
+    if op == "=" or core.op == "=":
+        return False
+    pivot = next((key for key in core.poly if key != arithmetic.zero), None)
+    if pivot is None:
+        return False
+    scale = numerator.get(pivot, Fraction(0)) / core.poly[pivot]
+    if scale <= 0:
+        return False
+    arithmetic.budget.spend(len(numerator) + len(core.poly))
+    offset = dict(numerator)
+    for key, coefficient in core.poly.items():
+        offset[key] = offset.get(key, 0) - scale * coefficient
+    if any(c for key, c in offset.items() if key != arithmetic.zero):
+        return False
+    threshold = -Fraction(offset.get(arithmetic.zero, 0)) / scale
+    return _integer_bound(op, threshold) == _integer_bound(core.op, Fraction(0))
+
+
+def _evaluator(value: _Ratio, arithmetic: _Arithmetic) -> Callable[[tuple[int, ...]], int]:
+    """The sign of a ratio at a point where its denominator is nonzero."""
+    terms = [[(c, arithmetic.exponents(key)) for key, c in poly.items()] for poly in value]
+    degree = max((max(e) for part in terms for _, e in part), default=0)
+
+    def sign(point: tuple[int, ...]) -> int:
+        powers = [[x**e for e in range(degree + 1)] for x in point]
+        top, bottom = (sum(c * math.prod(table[e] for table, e in zip(powers, exponents, strict=True))
+                           for c, exponents in part) for part in terms)
+        return ((top > 0) - (top < 0)) * (1 if bottom > 0 else -1)
+
+    return sign
+
+
+def _agrees_on_samples(op: str, value: _Ratio, reference: tuple[str, _Ratio],
+                       arithmetic: _Arithmetic) -> bool:
+    """A guard after a proof: both comparisons agree on a grid of small positive sizes."""
+    side = max(2, int(_SAMPLE_POINTS ** (1 / len(arithmetic.names))))
+    arithmetic.budget.spend(side ** len(arithmetic.names) * sum(map(len, (*value, *reference[1]))))
+    checks = [(op, _evaluator(value, arithmetic)), (reference[0], _evaluator(reference[1], arithmetic))]
+    for point in itertools.product(range(1, side + 1), repeat=len(arithmetic.names)):
+        held = [sign > 0 if relation == ">" else sign >= 0 if relation == ">=" else sign == 0
+                for relation, sign in ((relation, evaluate(point)) for relation, evaluate in checks)]
+        if held[0] != held[1]:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
 # Public parsing API
 
 
@@ -1015,7 +1206,9 @@ def equal_big_o(student: object, reference: str | sympy.Expr, *,
     """Full marks if the student's O(...) has the same dominant terms as the reference.
 
     The reference may be `O(...)`, a bare expression, or a sympy expression (then its own
-    dominant terms count, so an exact count can serve as the reference of its big-O).
+    dominant terms count, so an exact count can serve as the reference of its big-O). So may
+    the student's answer: the questions ask for a count and allow big O, so an exact count
+    such as `n(n+1)/2` is read as if written O(n(n+1)/2), and the feedback says so.
     """
     names = _check_variables(variables)
     reference_arithmetic = _Arithmetic(names, _Budget(_REFERENCE_WORK))
@@ -1033,47 +1226,59 @@ def equal_big_o(student: object, reference: str | sympy.Expr, *,
         return text
     arithmetic = _Arithmetic(names, _Budget(MAX_WORK))
     try:
-        reading = _read_big_o(text, arithmetic, names, require_o=True)
+        reading = _read_big_o(text, arithmetic, names, require_o=False)
         dominant = _dominant_terms(reading.value, arithmetic)
     except ParseError as error:
-        return _could_not_read("O(...)", error)
-    if set(dominant) == expected:
-        return Outcome.full()
-    shown = f"O({_show(_to_sympy(reading.tree))})"
+        return _could_not_read("O(...) or a count", error)
+    # A bare count passed _read_big_o only if it has no O at all; O(...) must come first.
+    wrapped = text.lstrip(_WHITESPACE).startswith("O")
     # Only a few terms fit in the feedback; building a huge sympy sum would be slow for nothing.
     simplest = _show(sympy.Add(*(arithmetic.monomial(key) for key in dominant[:8])))
     simplest = f"O({simplest}{' + ...' if len(dominant) > 8 else ''})"
+    if set(dominant) == expected:
+        return Outcome.full() if wrapped else Outcome.full(f"Correct (read as {simplest}).")
+    shown = f"O({_show(_to_sympy(reading.tree))})"
     if simplest != shown:
         shown += f", that is {simplest}"
     return Outcome.zero(f"Not the expected bound; your answer was read as {shown}.")
 
 
-def equal_comparisons(student: object, reference: str | Relational, *,
-                      variables: frozenset[str] = DEFAULT_VARIABLES) -> Outcome:
-    """Full marks if the student's comparison means the same as the reference over the reals.
-
-    Both are normalised to `p > 0`, `p >= 0` or `p = 0` with p = lhs - rhs, and the two p
-    must agree up to a positive constant factor (any nonzero factor for `=`).
-    """
-    names = _check_variables(variables)
-    reference_arithmetic = _Arithmetic(names, _Budget(_REFERENCE_WORK))
+@functools.lru_cache(maxsize=64)
+def _reference_comparison(reference: str | Relational, names: frozenset[str]) -> tuple[
+        tuple[str, _Ratio], _Core | None]:
+    """A reference comparison normalised to (op, p), and its core on the positive integers."""
+    arithmetic = _Arithmetic(names, _Budget(_REFERENCE_WORK))
     try:
         if isinstance(reference, str):
-            ref_left, ref_op, ref_right = _read_comparison(reference, reference_arithmetic,
-                                                           names)
-            expected = _normalised_comparison(ref_left.value, ref_op, ref_right.value,
-                                              reference_arithmetic)
+            ref_left, ref_op, ref_right = _read_comparison(reference, arithmetic, names)
+            expected = _normalised_comparison(ref_left.value, ref_op, ref_right.value, arithmetic)
         elif isinstance(reference, Relational) and reference.rel_op in (*_RELATIONS, "=="):
             expected = _normalised_comparison(
-                reference_arithmetic.from_sympy(reference.lhs),
+                arithmetic.from_sympy(reference.lhs),
                 "=" if reference.rel_op == "==" else reference.rel_op,
-                reference_arithmetic.from_sympy(reference.rhs), reference_arithmetic,
+                arithmetic.from_sympy(reference.rhs), arithmetic,
             )
         else:
             raise GraderError(f"reference comparison {reference!r} is not a relation "
                               "such as m > n")
+        return expected, _reference_core(*expected, arithmetic)
     except ParseError as error:
         raise _reference_error(reference, error) from error
+
+
+def equal_comparisons(student: object, reference: str | Relational, *,
+                      variables: frozenset[str] = DEFAULT_VARIABLES,
+                      positive_integers: bool = True) -> Outcome:
+    """Full marks if the student's comparison means the same as the reference.
+
+    Both are normalised to `p > 0`, `p >= 0` or `p = 0` with p = lhs - rhs. Equal if the two
+    p agree up to a positive constant factor (any nonzero factor for `=`), which is the same
+    meaning over the reals; with `positive_integers` (the variables are sizes 1, 2, 3, ...)
+    also if a proof above shows the same meaning on the positive integers (`m/n > 1`,
+    `m^2 > n^2`, `m >= n + 1` all mean `m > n`).
+    """
+    names = _check_variables(variables)
+    expected, core = _reference_comparison(reference, names)
     text = _student_text(student)
     if isinstance(text, Outcome):
         return text
@@ -1081,11 +1286,16 @@ def equal_comparisons(student: object, reference: str | Relational, *,
     try:
         left, op, right = _read_comparison(text, arithmetic, names)
         got_op, got = _normalised_comparison(left.value, op, right.value, arithmetic)
-        equal = got_op == expected[0] and _same_up_to_factor(
-            got, expected[1], positive=got_op != "=", arithmetic=arithmetic)
+        if got_op == expected[0] and _same_up_to_factor(
+                got, expected[1], positive=got_op != "=", arithmetic=arithmetic):
+            return Outcome.full()
+        if positive_integers and core is not None:
+            proof = _Arithmetic(names, _Budget(MAX_WORK))
+            if (_proven_on_positive_integers(got_op, got, core, proof)
+                    and _agrees_on_samples(got_op, got, expected, proof)):
+                return Outcome.full(f"Correct (the same condition for whole numbers "
+                                    f"{_variable_names(names)} of at least 1).")
     except ParseError as error:
         return _could_not_read("a comparison", error)
-    if equal:
-        return Outcome.full()
     shown = f"{_show(_to_sympy(left.tree))} {op} {_show(_to_sympy(right.tree))}"
     return Outcome.zero(f"Not the expected comparison; your answer was read as {shown}.")

@@ -1,27 +1,73 @@
-"""Comparing a student's computation graph (a list of edges) with the reference graph."""
+"""Comparing a student's computation graph (a list of edges) with the reference graph.
+
+Node names are matched leniently but never ambiguously: the rubric's aliases (`y_prime` ->
+`y'`), then the name with the problem's notation stripped (`^ _ { } ( )` and spaces, so
+`a_1` is `a1` and `W^{(1)}` is `W1`), case-insensitively, against the reference's own nodes
+and the ignored weight and bias names.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from grader.outcome import Outcome
 
+IGNORED = "\0ignored"
+"""What `normalise_node` returns for a weight or bias node (allowed, and left out)."""
 
-def normalise_node(name: Any, aliases: Mapping[str, str]) -> str | None:
-    """A node name in canonical form (`y_prime` -> `y'`), or None if it is not a string."""
+# Notation around a name: sub/superscripts and their braces, parentheses, spaces. A `^` at the
+# end of a name (`y^`, a hat typed in ASCII) is kept: stripping it would turn it into `y`.
+_NOTATION = re.compile(r"[\s_{}()]|\^(?=.)")
+_QUOTES = str.maketrans({"’": "'", "′": "'", "‘": "'", "`": "'"})
+
+
+def _compact(name: str) -> str:
+    return _NOTATION.sub("", name).lower()
+
+
+class NodeTable:
+    """Canonical node (or IGNORED) by spelling: exact (lower-cased) first, then compacted.
+
+    A spelling that two different targets would claim is left out of its table, so nothing
+    is guessed (the alias `y_` claims `y_`, not the compacted `y`, which is the node y).
+    """
+
+    def __init__(self, nodes: Iterable[str], aliases: Mapping[str, str], ignored: Iterable[str]) -> None:
+        spellings = [*((n, n) for n in nodes), *aliases.items(), *((w, IGNORED) for w in ignored)]
+        self.tables = [self._unambiguous([(key.strip().lower(), target) for key, target in spellings]),
+                       self._unambiguous([(_compact(key), target) for key, target in spellings])]
+
+    @staticmethod
+    def _unambiguous(pairs: list[tuple[str, str]]) -> dict[str, str]:
+        claims: dict[str, set[str]] = {}
+        for key, target in pairs:
+            claims.setdefault(key, set()).add(target)
+        return {key: next(iter(targets)) for key, targets in claims.items() if len(targets) == 1}
+
+    def lookup(self, text: str) -> str | None:
+        """The canonical node for `text`, or None if it is not a known spelling."""
+        for table, key in zip(self.tables, (text.lower(), _compact(text)), strict=True):
+            if key in table:
+                return table[key]
+        return None
+
+
+def normalise_node(name: Any, table: NodeTable) -> str | None:
+    """A node name in canonical form (`y_prime` -> `y'`, `W^(1)` -> IGNORED), None if not a name."""
     if isinstance(name, bool) or not isinstance(name, (str, int)):
         return None
-    text = str(name).strip().replace("’", "'").replace("′", "'")
-    key = text.lower() if text.lower() in aliases else text
-    return aliases.get(key, text)
+    text = unicodedata.normalize("NFC", str(name)).strip().translate(_QUOTES)
+    found = table.lookup(text)
+    return text if found is None else found
 
 
 def read_edges(
-    answer: Any, aliases: Mapping[str, str], ignored: Iterable[str]
+    answer: Any, table: NodeTable
 ) -> tuple[set[tuple[str, str]], list[str]]:
     """The student's edges as a set of (from, to) pairs, and notes on entries that were skipped."""
-    ignored_set = set(ignored)
     notes: list[str] = []
     edges: set[tuple[str, str]] = set()
     if not isinstance(answer, list):
@@ -30,11 +76,11 @@ def read_edges(
         if not isinstance(entry, list) or len(entry) != 2:
             notes.append(f"entry {position} is not a [from, to] pair: {str(entry)[:40]}")
             continue
-        source, target = (normalise_node(node, aliases) for node in entry)
+        source, target = (normalise_node(node, table) for node in entry)
         if source is None or target is None:
             notes.append(f"entry {position} has a node that is not a name: {str(entry)[:40]}")
             continue
-        if source in ignored_set or target in ignored_set:
+        if IGNORED in (source, target):
             continue  # weight and bias nodes are allowed and ignored
         edges.add((source, target))
     return edges, notes
@@ -45,7 +91,8 @@ def compare_graphs(
 ) -> Outcome:
     """Partial credit: (correct edges - wrong edges) / reference edges, never below 0."""
     want = {(str(a), str(b)) for a, b in reference}
-    got, notes = read_edges(answer, aliases, ignored)
+    nodes = sorted({node for edge in want for node in edge})
+    got, notes = read_edges(answer, NodeTable(nodes, aliases, ignored))
     if not got and not notes and not answer:
         return Outcome.zero("No edges were given for q1_2_graph.")
     correct = got & want
@@ -61,6 +108,10 @@ def compare_graphs(
         if others:
             lines.append("These edges are not in the graph (each costs one correct edge): "
                          + ", ".join(f"{a} -> {b}" for a, b in others))
+        unknown = sorted({node for edge in wrong for node in edge} - set(nodes))
+        if unknown:
+            lines.append(f"Not a node of the problem: {', '.join(unknown[:8])}. The nodes are "
+                         f"{' '.join(nodes)} (weights and biases such as W1, b1 may appear and are ignored).")
     if missing:
         lines.append(f"{len(missing)} edge(s) are missing: check what each quantity is computed from.")
     lines.extend(notes)

@@ -8,18 +8,25 @@ inputs, and on inputs that put hidden pre-activations exactly on the activations
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.checks.arrays import as_float_array
+from grader.checks.arrays import describe, read_numbers, squeeze_to
 from grader.checks.registry import WrittenContext, register
 from grader.outcome import Outcome
 from grader.seeds import derive_seed
 
 ACTIVATIONS = ("hard_threshold", "indicator")
+# Spellings of the contract's two names (SUBMISSION.md: hard_threshold | indicator), compared in
+# lower case with spaces, underscores and hyphens removed. Other names are not guessed: problem
+# 1.1 calls the function "hard threshold", never "step" (a step function may be 1 at 0).
+# "step" too: the problem defines the hard threshold as I(z > 0), which is the notebook's step(z).
+_ACTIVATION_SPELLINGS = {"hardthreshold": "hard_threshold", "step": "hard_threshold", "indicator": "indicator"}
+_SHAPE_WORDS = {"W1": "3 rows of 4 numbers", "b1": "3 numbers", "w2": "3 numbers", "b2": "a single number"}
 SCALES = (1e-6, 1e-3, 1.0, 1e3, 1e6)
 
 
@@ -54,8 +61,19 @@ def is_kth_largest(X: np.ndarray, k: int) -> np.ndarray:
     return (larger == k - 1).astype(np.float64)
 
 
+def activation_name(value: Any) -> str | None:
+    """The activation a student's name means (`Hard threshold` -> hard_threshold), or None."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    return _ACTIVATION_SPELLINGS.get(re.sub(r"[\s_-]+", "", value.lower()))
+
+
 def read_network(value: Any, *, phi1: str | None = None, phi2: str | None = None) -> ThresholdNetwork | str:
-    """A network from a student's dict, or a message saying what is wrong with it."""
+    """A network from a student's dict, or a message saying what is wrong with it.
+
+    Numbers may be written as text ("-4", "1/2"); b1 and w2 may be written as a row or a
+    column, b2 as [[b]]: only singleton axes are dropped, never a matrix reshaped.
+    """
     if not isinstance(value, Mapping):
         return "The network should be a mapping with W1, b1, w2, b2" + ("" if phi1 else ", phi1, phi2") + "."
     shapes = {"W1": (3, 4), "b1": (3,), "w2": (3,), "b2": ()}
@@ -63,22 +81,25 @@ def read_network(value: Any, *, phi1: str | None = None, phi2: str | None = None
     for key, shape in shapes.items():
         if key not in value:
             return f"The network has no {key}."
-        array = as_float_array(value[key])
+        array, problem = read_numbers(value[key], key)
         if array is None:
-            return f"{key} should be numbers; got {type(value[key]).__name__}."
-        if key == "b2" and array.shape == (1,):
-            array = array.reshape(())
+            return problem or f"{key} should be {_SHAPE_WORDS[key]}; got {describe(value[key])}."
+        array = squeeze_to(array, shape)
         if array.shape != shape:
-            return f"{key} should have shape {shape or 'scalar'}; got {array.shape or 'scalar'}."
+            return (f"{key} should have shape {shape or 'scalar'} ({_SHAPE_WORDS[key]}); "
+                    f"got shape {array.shape or 'scalar'}.")
         if not np.isfinite(array).all():
             return f"{key} has a non-finite entry."
         arrays[key] = array
     names = []
     for key, given in (("phi1", phi1), ("phi2", phi2)):
-        name = given if given is not None else value.get(key)
-        if name not in ACTIVATIONS:
-            return f"{key} should be one of {', '.join(ACTIVATIONS)}; got {name!r}."
-        names.append(str(name))
+        written = given if given is not None else value.get(key)
+        name = activation_name(written)
+        if written is None:
+            return f"The network has no {key}; write {' or '.join(ACTIVATIONS)}."
+        if name is None:
+            return f"{key} should be one of {', '.join(ACTIVATIONS)}; got {str(written)[:40]!r}."
+        names.append(name)
     return ThresholdNetwork(arrays["W1"], arrays["b1"], arrays["w2"], float(arrays["b2"]), names[0], names[1])
 
 
@@ -142,10 +163,19 @@ def judge_network(net: ThresholdNetwork, k: int, rng: np.random.Generator, *, la
     larger = int((x[1:] > x[0]).sum())
     return Outcome.zero(
         f"{label}: wrong on {wrong.size:,} of {len(X):,} test inputs. For example x = "
-        f"[{', '.join(f'{v:.6g}' for v in x)}]: x1 is the {_ordinal(larger + 1)} largest, so the "
+        f"[{', '.join(map(format_input, x))}]: x1 is the {_ordinal(larger + 1)} largest, so the "
         f"output should be {int(want[wrong[0]])}, but your network outputs {int(got[wrong[0]])}. "
         "Remember that the indicator includes its edges -1 and +1, and the hard threshold is 0 at z = 0."
     )
+
+
+def format_input(value: float) -> str:
+    """An input entry exactly as Python reads it back (shortest round trip), so that entries
+    that differ look different: 4000.0000000000005, not 4000. Whole numbers drop the `.0`."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
 
 
 def _ordinal(n: int) -> str:

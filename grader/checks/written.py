@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from grader.checks import expressions
 from grader.checks.arrays import mismatch
 from grader.checks.graph import compare_graphs
@@ -14,18 +16,27 @@ from grader.outcome import Outcome
 
 @register("array", "written", params={"rtol": (float, 1e-6), "atol": (float, 1e-6)})
 def check_array(answer: Any, context: WrittenContext) -> Outcome:
-    """A matrix or vector of numbers, equal to the reference within tolerance."""
+    """A matrix or vector of numbers, equal to the reference within tolerance.
+
+    A vector (or scalar) reference also accepts the same numbers as a row or a column; a
+    matrix must have its own shape.
+    """
     if answer is None:
         return Outcome.zero("No answer was given.")
     problem = mismatch(context.reference, answer, rtol=context.params["rtol"],
-                       atol=context.params["atol"], what="Your answer")
+                       atol=context.params["atol"], what=context.item_id,
+                       vector=np.ndim(context.reference) <= 1)
     if problem is None:
         return Outcome.full()
     return Outcome.zero(problem)
 
 
-_DEFAULT_ALIASES = {"y_prime": "y'", "yprime": "y'", "y_": "y'", "j": "J", "s": "S"}
-_DEFAULT_IGNORED = ["W1", "W2", "W3", "W4", "b1", "b2", "W(1)", "W(2)", "W(3)", "W(4)", "b(1)", "b(2)"]
+# y' = softmax(y) is the network's prediction, the quantity usually written y-hat: no other
+# node of 1.2 could be meant by it (y is the logits, t the label).
+_DEFAULT_ALIASES = {"y_prime": "y'", "yprime": "y'", "y_": "y'", "j": "J", "s": "S",
+                    "y_hat": "y'", "yhat": "y'", "ŷ": "y'"}
+# Matched after stripping `^ _ { } ( )` and spaces, case-insensitively: W^(1), W_{1}, w1 are W1.
+_DEFAULT_IGNORED = ["W1", "W2", "W3", "W4", "b1", "b2"]
 
 
 @register("graph_edges", "written", params={
