@@ -2,15 +2,21 @@
 
 Each submission is graded on its own (its own sandboxed child process, its own temporary
 folder) and its results.json is written atomically as soon as it is done, so a run killed at
-any moment loses nothing and a re-run skips what is finished.
+any moment loses nothing. A re-run skips a submission only when its results.json carries the
+same fingerprint (grader version, rubric, salt and the submission's files): anything changed
+is graded again.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -21,21 +27,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import __version__
 from grader.engine import GradeOptions, failed_report, grade
 from grader.errors import GraderError
 from grader.results import write_json_atomic
 from grader.rubric import Rubric
 from grader.safezip import is_zip
+from grader.seeds import private_salt
 from grader.submission import Submission, Submitter, looks_like_submission, open_submission
 
 
 @dataclass(frozen=True)
 class SubmissionSource:
-    """A submission to grade: where it is, what to call it, who submitted it."""
+    """A submission to grade: where it is, what to call it, who submitted it, its fingerprint."""
 
     name: str
     path: Path
     submitters: tuple[Submitter, ...] = ()
+    fingerprint: str = ""  # set by run_batch, recorded in results.json (see `results_fingerprint`)
+
+
+FINGERPRINT = "fingerprint"
+"""The key of `extra_data` in results.json that holds the grade's fingerprint."""
+
+Notice = Callable[[str], None]
+"""Where a batch reports what the user should know but that is no error (skips, odd inputs)."""
 
 
 @dataclass
@@ -58,35 +74,78 @@ def safe_name(name: str) -> str:
 
 
 def discover(
-    paths: Sequence[Path], wanted: dict[str, str], workdir: Path,
+    paths: Sequence[Path], wanted: dict[str, str], workdir: Path, *,
+    out_dir: Path | None = None, notice: Notice | None = None,
 ) -> list[SubmissionSource]:
-    """Expand command-line paths into submissions: a submission, a folder of them, or an export."""
+    """Expand command-line paths into submissions: a submission, a folder of them, or an export.
+
+    Raises GraderError, before anything is graded, for a path that is neither a folder nor a zip,
+    a folder with nothing in it, or a path inside `out_dir` (which is never a submission).
+    """
     from grader.gradescope.export import read_export
 
     sources: list[SubmissionSource] = []
+    output = out_dir.resolve() if out_dir is not None else None
     for path in paths:
-        if not path.exists():
-            raise GraderError(f"{path}: no such file or folder")
+        _check_input(path, out_dir)
         if path.is_file() and is_zip(path) and _is_export_zip(path):
             sources += _from_export(read_export(path, workdir / f"export-{len(sources)}"))
         elif path.is_dir() and _is_export_dir(path):
             sources += _from_export(read_export(path, workdir / f"export-{len(sources)}"))
         elif path.is_file() or looks_like_submission(path, wanted):
-            sources.append(SubmissionSource(path.stem if path.is_file() else path.name, path))
+            sources.append(SubmissionSource(path.stem if path.is_file() else path.resolve().name, path))
         else:
-            children = sorted(p for p in path.iterdir()
-                              if (p.is_dir() or is_zip(p)) and not p.name.startswith("."))
-            if children:
-                sources += [SubmissionSource(p.stem if p.is_file() else p.name, p) for p in children]
-            else:  # a folder with neither files we know nor submissions in it: an (empty) submission
-                sources.append(SubmissionSource(path.name, path))
+            sources += _from_folder(path, wanted, output, notice)
+    return _unique(sources)
+
+
+def _check_input(path: Path, out_dir: Path | None) -> None:
+    """Refuse an input that cannot hold submissions, before anything is graded."""
+    if not path.exists():
+        raise GraderError(f"{path}: no such file or folder")
+    if path.is_file() and not _zip_like(path):
+        raise GraderError(f"{path}: not a folder, a .zip file or a Gradescope export")
+    if out_dir is not None and _inside(path.resolve(), out_dir.resolve()):
+        raise GraderError(f"{path} is the output folder {out_dir} or inside it; choose another --out")
+
+
+def _zip_like(path: Path) -> bool:
+    """A zip, or a file named like one: a damaged .zip is a student's fault, graded with a message."""
+    return path.suffix.lower() == ".zip" or is_zip(path)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` (resolved) is `folder` (resolved) or below it."""
+    return path == folder or folder in path.parents
+
+
+def _from_folder(
+    path: Path, wanted: dict[str, str], output: Path | None, notice: Notice | None,
+) -> list[SubmissionSource]:
+    """A folder of submissions (folders and zips), or else one submission without known files."""
+    # Hidden entries (.DS_Store, .git) and our own output folder are never a student's work.
+    entries = [p for p in sorted(path.iterdir())
+               if not p.name.startswith(".") and not (output is not None and _inside(p.resolve(), output))]
+    children = [p for p in entries if p.is_dir() or (p.is_file() and _zip_like(p))]
+    if children:
+        return [SubmissionSource(p.stem if p.is_file() else p.name, p) for p in children]
+    if not entries:
+        raise GraderError(f"no submissions found in {path}: it holds nothing to grade")
+    if notice is not None:
+        notice(f"warning: {path} holds none of {', '.join(wanted.values())} and no submission "
+               "folders or zips; graded as one empty submission")
+    return [SubmissionSource(path.resolve().name, path)]
+
+
+def _unique(sources: Sequence[SubmissionSource]) -> list[SubmissionSource]:
+    """The sources with labels that are safe folder names, numbered where two would collide."""
     names: dict[str, int] = {}
     unique = []
     for source in sources:
         base = safe_name(source.name)
         names[base] = names.get(base, 0) + 1
         label = base if names[base] == 1 else f"{base}-{names[base]}"
-        unique.append(SubmissionSource(label, source.path, source.submitters))
+        unique.append(dataclasses.replace(source, name=label))
     return unique
 
 
@@ -123,6 +182,8 @@ def grade_one(
             document = report.document()
             document["extra_data"]["submitters"] = [
                 {"name": s.name, "email": s.email, "sid": s.sid} for s in source.submitters]
+            if source.fingerprint:  # only a grade that went through may be reused by a re-run
+                document["extra_data"][FINGERPRINT] = source.fingerprint
             write_json_atomic(target / "results.json", document)
         except Exception:
             # Whatever went wrong (an unreadable folder, a file system error), this submission
@@ -154,27 +215,25 @@ def row_from_results(
 def run_batch(
     sources: Sequence[SubmissionSource], rubric: Rubric, out_dir: Path, options: GradeOptions, *,
     jobs: int = 1, force: bool = False, progress: Callable[[int, int, float], None] | None = None,
-    dask_address: str | None = None,
+    dask_address: str | None = None, notice: Notice | None = None,
 ) -> list[BatchRow]:
-    """Grade every source (skipping finished ones unless force), write gradebook and summary.
+    """Grade every source (skipping unchanged finished ones unless force), write gradebook and summary.
 
     With `dask_address`, the submissions to grade are sent to that Dask cluster instead of
-    local threads (`grader.distributed`).
+    local threads (`grader.distributed`). `notice` is told how many were skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    key = grading_key(rubric, options)
+    output = out_dir.resolve()
+    sources = [dataclasses.replace(s, fingerprint=results_fingerprint(s.path, key, output))
+               for s in sources]
     rows: dict[str, BatchRow] = {}
-    todo: list[SubmissionSource] = []
-    for source in sources:
-        existing = out_dir / source.name / "results.json"
-        if existing.is_file() and not force:
-            try:
-                document = json.loads(existing.read_text(encoding="utf-8"))
-                rows[source.name] = row_from_results(source.name, source.submitters, document,
-                                                     rubric)
-                continue
-            except (ValueError, KeyError, TypeError):
-                pass  # a damaged file from an old run: grade again
-        todo.append(source)
+    if not force:
+        rows = {s.name: row for s in sources if (row := finished_row(s, rubric, out_dir)) is not None}
+    if rows and notice is not None:
+        notice(f"{len(rows)} of {len(sources)} already graded and unchanged, skipped "
+               "(use --force to regrade)")
+    todo = [source for source in sources if source.name not in rows]
     if dask_address is not None and todo:
         from grader.distributed import grade_on_dask
 
@@ -188,6 +247,76 @@ def run_batch(
 
     write_summary(out_dir / "summary.html", ordered, rubric)
     return ordered
+
+
+def finished_row(source: SubmissionSource, rubric: Rubric, out_dir: Path) -> BatchRow | None:
+    """The row of the source's results.json if it was graded from these very inputs, else None."""
+    try:
+        document = json.loads((out_dir / source.name / "results.json").read_text(encoding="utf-8"))
+        if not source.fingerprint or document["extra_data"].get(FINGERPRINT) != source.fingerprint:
+            return None  # graded from other files, rubric, salt or grader; or by an older grader
+        return row_from_results(source.name, source.submitters, document, rubric)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing, or damaged by a run killed mid-write: grade again
+
+
+def grading_key(rubric: Rubric, options: GradeOptions) -> bytes:
+    """What every grade of a batch depends on besides the submission: grader, rubric, salt."""
+    digest = hashlib.sha256(f"grader {__version__}\0".encode())
+    _add_chunk(digest, rubric.path.read_bytes())
+    # Hidden inputs are drawn from the salt; only its hash enters, so results.json reveals nothing.
+    salt = options.salt if options.salt is not None else private_salt()[0]
+    _add_chunk(digest, hashlib.sha256(salt.encode()).digest())
+    return digest.digest()
+
+
+def results_fingerprint(path: Path, key: bytes, exclude: Path | None = None) -> str:
+    """A hash of `key` (see `grading_key`) and the submission's file names and bytes.
+
+    A zip counts as its own bytes; a folder as every file below it except `exclude` (the
+    output folder, which may sit inside a submission graded in place).
+    """
+    digest = hashlib.sha256(key)
+    for name, file in _submission_files(path.resolve(), exclude):
+        _add_chunk(digest, os.fsencode(name))
+        _add_file(digest, file)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _submission_files(root: Path, exclude: Path | None) -> Iterator[tuple[str, Path]]:
+    """Each file (and symlink) below root with its relative name, in a stable order; a zip is itself."""
+    if not root.is_dir():
+        yield "", root
+        return
+    for folder, dirs, files in os.walk(root):  # never follows symlinked folders: a student's links
+        here = Path(folder)
+        links = [d for d in dirs if (here / d).is_symlink()]
+        dirs[:] = sorted(d for d in dirs if d not in links and (here / d) != exclude)
+        for name in sorted([*files, *links]):
+            yield (here / name).relative_to(root).as_posix(), here / name
+
+
+def _add_file(digest: hashlib._Hash, path: Path) -> None:
+    """Hash a regular file's bytes or a symlink's target; never read a device, pipe or link."""
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            _add_chunk(digest, b"link:" + os.fsencode(os.readlink(path)))
+        elif stat.S_ISREG(info.st_mode):
+            digest.update(b"file:" + info.st_size.to_bytes(8, "little"))
+            with path.open("rb") as stream:
+                while block := stream.read(1 << 20):
+                    digest.update(block)
+        else:
+            _add_chunk(digest, b"special")
+    except OSError:
+        _add_chunk(digest, b"unreadable")
+
+
+def _add_chunk(digest: hashlib._Hash, data: bytes) -> None:
+    """Hash `data` with its length first, so that no two sequences of chunks hash alike."""
+    digest.update(len(data).to_bytes(8, "little"))
+    digest.update(data)
 
 
 def _grade_locally(

@@ -8,6 +8,7 @@ a student's faults never reach here (they are graded outcomes).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -22,6 +23,10 @@ EPILOG_GRADE = """examples:
   grader grade submissions/ --out out --jobs 2   # a folder of folders or zips
   grader grade assignment_123_export.zip         # Gradescope's "Export submissions"
   grader grade subs/ --dask tcp://10.0.0.5:8786  # on a Dask cluster (pip install 'grader[dask]')
+  grader grade submissions/ --out out --force    # regrade even unchanged finished submissions
+
+A re-run skips a submission whose results.json was written from the same files, rubric and
+grader version, and says how many it skipped; anything changed is graded again.
 """
 
 EPILOG_GRADESCOPE = """examples:
@@ -32,11 +37,21 @@ EPILOG_GRADESCOPE = """examples:
 EPILOG_CHECK = """examples:
   grader check                                   # the files in the current folder
   grader check my_submission.zip                 # a folder or a zip
+  grader check sub/ --isolation rlimits          # force an isolation layer
 """
 
 EPILOG_BUILD_AUTOGRADER = """examples:
   grader build-autograder                        # writes autograder.zip for rubrics/hw1.yaml
   grader build-autograder --rubric rubrics/hw1.yaml --out dist/hw1-autograder.zip
+"""
+
+EPILOG_VALIDATE = """examples:
+  grader validate                                # rubrics/hw1.yaml with sample_submissions/hw1/
+  grader validate --rubric /elsewhere/hw1.yaml   # samples still from this checkout
+  grader validate course/hw1.yaml --samples course/samples/hw1   # samples named explicitly
+
+The samples folder holds reference/ (must earn full marks) and template/ (must earn 0 on
+notebook items). Without one, the proofs that need it are reported as SKIP.
 """
 
 EPILOG_STUDENT_KIT = """examples:
@@ -108,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "staff: run the public checks from a checkout (students use the kit's check.py)", EPILOG_CHECK)
     check.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH",
                        help="your submission folder or zip (default: the current folder)")
-    _add_rubric(check)
+    check.add_argument("--full", action="store_true", help="print every feedback message in full")
+    _add_common(check)
     check.set_defaults(handler=cmd_check)
 
     autograder = _command(commands, "build-autograder",
@@ -126,11 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rubric(kit)
     kit.set_defaults(handler=cmd_build_student_kit)
 
-    validate = commands.add_parser("validate",
-                                   help="prove the rubric's references and point totals")
-    validate.add_argument("rubric_file", nargs="?", type=Path, default=DEFAULT_RUBRIC,
-                          metavar="RUBRIC")
-    validate.add_argument("--isolation", choices=["namespaces", "uid", "rlimits"], default=None)
+    validate = _command(commands, "validate", "prove the rubric's references and point totals",
+                        EPILOG_VALIDATE)
+    validate.add_argument("rubric_file", nargs="?", type=Path, default=None, metavar="RUBRIC",
+                          help=f"rubric YAML file, or give it with --rubric (default: {DEFAULT_RUBRIC})")
+    validate.add_argument("--rubric", type=Path, default=None, help="the same as RUBRIC")
+    validate.add_argument("--samples", type=Path, default=None, metavar="DIR",
+                          help="folder with the sample submissions reference/ and template/ "
+                               "(default: sample_submissions/<assignment> of this checkout)")
+    validate.add_argument("--isolation", choices=["namespaces", "uid", "rlimits"], default=None,
+                          help="force an isolation layer (default: the strongest that works here)")
     validate.set_defaults(handler=cmd_validate)
 
     checks = commands.add_parser("checks", help="list the checks a rubric item may use")
@@ -150,14 +171,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
     rubric = load_rubric(args.rubric)
     paths = args.paths or [DEFAULT_SAMPLES]
     out_dir: Path = args.out
+    _check_out_folder(out_dir)
     options = GradeOptions(isolation=args.isolation,
                            secret_paths=secret_paths(rubric.path, out_dir, tuple(paths)))
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as workdir:
-        sources = discover(paths, dict(rubric.files), Path(workdir))
+        sources = discover(paths, dict(rubric.files), Path(workdir), out_dir=out_dir, notice=_notice)
         if not sources:
             raise GraderError(f"no submissions found in {', '.join(map(str, paths))}")
+        _make_folder(out_dir)
         rows = run_batch(sources, rubric, out_dir, options, jobs=args.jobs, force=args.force,
-                         progress=progress_printer(sys.stderr), dask_address=args.dask)
+                         progress=progress_printer(sys.stderr), dask_address=args.dask,
+                         notice=_notice)
         checked = list(iter_expected(rows, sources))
     failures = {row.name: mismatches(row.part_scores, expected)
                 for row, expected in checked if expected}
@@ -182,13 +206,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Run the public checks on a student's submission and print what they earn."""
     from grader.selfcheck import run_check
 
-    return run_check(args.path, args.rubric, sys.stdout)
+    return run_check(args.path, args.rubric, sys.stdout, full=args.full, isolation=args.isolation)
 
 
 def cmd_build_autograder(args: argparse.Namespace) -> int:
     """Write the Gradescope autograder zip."""
     from grader.gradescope.autograder_zip import build_autograder
 
+    if args.out.is_dir():
+        raise GraderError(f"--out {args.out}: is a folder; name the zip to write, "
+                          f"e.g. {args.out / 'autograder.zip'}")
+    _check_out_folder(args.out.parent, args.out)
+    _make_folder(args.out.parent)
     out = build_autograder(args.out, args.rubric)
     print(f"Wrote {out}: upload it as the assignment's autograder (it holds a new private salt).")
     return 0
@@ -198,6 +227,8 @@ def cmd_build_student_kit(args: argparse.Namespace) -> int:
     """Write the student kit folder."""
     from grader.student_kit import build_student_kit
 
+    _check_out_folder(args.out)
+    _make_folder(args.out)
     for path in build_student_kit(args.out, args.rubric):
         print(f"Wrote {path}")
     return 0
@@ -207,10 +238,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Prove every item's reference and the rubric's totals; exit 1 on any failure."""
     from grader.validate import validate_rubric
 
-    report = validate_rubric(args.rubric_file, isolation=args.isolation)
+    if args.rubric_file is not None and args.rubric is not None and args.rubric_file != args.rubric:
+        raise GraderError(f"two rubrics given ({args.rubric_file} and --rubric {args.rubric}); give one")
+    if args.samples is not None and not args.samples.is_dir():
+        raise GraderError(f"--samples {args.samples}: no such folder")
+    rubric_path = args.rubric or args.rubric_file or DEFAULT_RUBRIC
+    report = validate_rubric(rubric_path, isolation=args.isolation, samples=args.samples)
     for line in report.lines:
         print(line)
-    print(f"\n{report.passed} passed, {report.failed} failed")
+    print(f"\n{report.summary()}")
     return 0 if report.ok else 1
 
 
@@ -225,12 +261,46 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notice(message: str) -> None:
+    """Tell the user something that is no error (skipped submissions, odd inputs), on stderr."""
+    print(f"grader: {message}", file=sys.stderr)
+
+
+def _check_out_folder(folder: Path, given: Path | None = None) -> None:
+    """Refuse a folder that cannot be (it, or one above it, is a file); `given` is the --out named."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise GraderError(f"--out {given or folder}: {blocker} is a file, not a folder")
+
+
+def _make_folder(path: Path) -> None:
+    """Create an output folder; a file system refusal is the user's to fix, not a traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GraderError(f"--out {path}: cannot create the folder: {exc.strerror or exc}") from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # no file descriptor behind stdout (captured by a test): nothing will be flushed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `grader` command; return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is then caught below
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command whose reader left
     except GraderError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return 2

@@ -3,7 +3,9 @@
 Every front end (the `grader` command, the Gradescope entry point, the student self-check,
 the pytest plugin, batch workers) calls `grade`. It never raises for anything a submission
 contains: each fault becomes a score of 0 with a message on the items it affects, and a fault
-of the grader itself still yields a complete report (see `grade`).
+of the grader itself still yields a complete report (see `grade`). A fault of a whole file (missing,
+unreadable) is also listed at the top of the report's output, which students see at once, even
+where the items that need the file stay hidden until after the due date.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from grader.rubric import Item, Rubric
 from grader.sandbox.session import PendingSession, SessionLimits, start_session
 from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
 from grader.submission import Submission
+from grader.weights import load_weights
 from grader.yamlio import load_untrusted_yaml
 
 INTERNAL_ERROR = ("The grader hit an internal error on this item; this is not your fault and your "
                   "instructor has been told. ")
+FILE_PROBLEMS = "Problems with your files: fix them and submit again."
+"""Heads the top-level output's list of file problems: always visible, unlike most items."""
 
 
 @dataclass(frozen=True)
@@ -104,22 +109,37 @@ def _run_check(item: Item, call: Any) -> tuple[Outcome, str | None]:
         return Outcome.zero(INTERNAL_ERROR), f"{item.id}: internal error\n{traceback.format_exc()}"
 
 
+def _file_problem(items: list[Item], message: str, outcomes: dict[str, Outcome], problems: list[str]) -> None:
+    """Score the items that need a file 0 with `message`, and list it among the file problems.
+
+    The items may be hidden or after_due_date; the top-level output is what makes a broken
+    file visible before the due date. `message` only states facts about the student's file.
+    """
+    outcomes.update({item.id: Outcome.zero(message) for item in items})
+    if items:
+        problems.append(message)
+
+
 def _grade_written(submission: Submission, rubric: Rubric, items: list[Item],
-                   outcomes: dict[str, Outcome], log: list[str]) -> None:
+                   outcomes: dict[str, Outcome], log: list[str], problems: list[str]) -> None:
     path = submission.files.get("written")
     if path is None:
         reason = submission.problems.get("written", "The written-answers file is missing.")
-        outcomes.update({item.id: Outcome.zero(reason) for item in items})
+        _file_problem(items, reason, outcomes, problems)
         return
     try:
         answers = load_untrusted_yaml(path)
     except StudentFileError as exc:
-        outcomes.update({item.id: Outcome.zero(str(exc)) for item in items})
+        _file_problem(items, str(exc), outcomes, problems)
         return
     if not isinstance(answers, Mapping):
         message = f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."
-        outcomes.update({item.id: Outcome.zero(message) for item in items})
+        _file_problem(items, message, outcomes, problems)
         return
+    missing = [item.answer for item in items if item.answer and not _lookup(answers, item.answer)[0]]
+    if missing:
+        problems.append(f"{path.name} has no answer under: {', '.join(missing)}. Keep every key of the "
+                        "template.")
     references = _written_reference(rubric)
     for item in items:
         assert item.answer is not None
@@ -138,7 +158,8 @@ def _grade_written(submission: Submission, rubric: Rubric, items: list[Item],
 
 
 def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
-                   outcomes: dict[str, Outcome], log: list[str]) -> tuple[list[CodeCell], PendingSession] | None:
+                   outcomes: dict[str, Outcome], log: list[str],
+                   problems: list[str]) -> tuple[list[CodeCell], PendingSession] | None:
     """Read the notebook and start its sandboxed child at once, or score its items 0 and say why.
 
     The child's interpreter and numpy import then overlap with the grader's other work.
@@ -146,12 +167,12 @@ def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], op
     path = submission.files.get("notebook")
     if path is None:
         reason = submission.problems.get("notebook", "The notebook is missing.")
-        outcomes.update({item.id: Outcome.zero(reason) for item in items})
+        _file_problem(items, reason, outcomes, problems)
         return None
     try:
         cells = load_code_cells(path)
     except StudentFileError as exc:
-        outcomes.update({item.id: Outcome.zero(str(exc)) for item in items})
+        _file_problem(items, str(exc), outcomes, problems)
         return None
     limits = SessionLimits(
         cell_timeout=rubric.limits.cell_timeout, notebook_timeout=rubric.limits.notebook_timeout,
@@ -200,11 +221,18 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], c
 
 
 def _grade_weights(submission: Submission, rubric: Rubric, items: list[Item], salt: str,
-                   outcomes: dict[str, Outcome], log: list[str]) -> None:
+                   outcomes: dict[str, Outcome], log: list[str], problems: list[str]) -> None:
     path = submission.files.get("weights")
     if path is None:
         reason = submission.problems.get("weights", "The weights file is missing.")
-        outcomes.update({item.id: Outcome.zero(reason) for item in items})
+        _file_problem(items, reason, outcomes, problems)
+        return
+    try:
+        # The checks read the file again; this read only finds a file that cannot be read at all
+        # (a few kB for this task), so that the fault reaches the top-level output.
+        load_weights(path)
+    except StudentFileError as exc:
+        _file_problem(items, str(exc), outcomes, problems)
         return
     reference = rubric.load_code_reference()
     for item in items:
@@ -225,16 +253,20 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
     salt = options.salt if options.salt is not None else private_salt()[0]
     outcomes: dict[str, Outcome] = {}
     log: list[str] = []
-    top: list[str] = list(submission.notes)
+    problems: list[str] = []
+    top: list[str] = []
     notebook_items = [i for i in items if i.kind == "notebook"]
-    opened = _open_notebook(submission, rubric, notebook_items, options, outcomes, log) if notebook_items else None
+    opened = (_open_notebook(submission, rubric, notebook_items, options, outcomes, log, problems)
+              if notebook_items else None)
     layer = None
     written_items = [i for i in items if i.kind == "written"]
     weights_items = [i for i in items if i.kind == "weights"]
     try:
         # Each stage on its own: a grader fault in one costs only that stage's items.
-        _stage(written_items, outcomes, log, _grade_written, submission, rubric, written_items, outcomes, log)
-        _stage(weights_items, outcomes, log, _grade_weights, submission, rubric, weights_items, salt, outcomes, log)
+        _stage(written_items, outcomes, log, _grade_written, submission, rubric, written_items, outcomes, log,
+               problems)
+        _stage(weights_items, outcomes, log, _grade_weights, submission, rubric, weights_items, salt, outcomes,
+               log, problems)
         if opened is not None:
             layer = _stage(notebook_items, outcomes, log, _grade_notebook, submission, rubric, notebook_items,
                            *opened, salt, outcomes, log, top)
@@ -242,8 +274,14 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
         if opened is not None:
             opened[1].close()
     results = tuple(_result(item, outcomes.get(item.id)) for item in items)
-    return GradeReport(submission, rubric, results, "\n\n".join(top), tuple(log),
-                       time.perf_counter() - started, layer)
+    output = "\n\n".join([*_problem_lines(problems), *submission.notes, *top])
+    return GradeReport(submission, rubric, results, output, tuple(log), time.perf_counter() - started, layer)
+
+
+def _problem_lines(problems: list[str]) -> list[str]:
+    """The file problems as one block of the top-level output, each once, with what to do."""
+    distinct = list(dict.fromkeys(problems))  # a zip that cannot be opened is every role's problem
+    return [FILE_PROBLEMS + "".join(f"\n- {problem}" for problem in distinct)] if distinct else []
 
 
 def _stage(items: list[Item], outcomes: dict[str, Outcome], log: list[str], function: Any, *args: Any) -> Any:

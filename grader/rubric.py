@@ -400,7 +400,10 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 def _type_names(types: type | tuple[type, ...]) -> str:
     names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
              list: "a list", dict: "a mapping", LineDict: "a mapping", LineList: "a list"}
-    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in _as_tuple(types)))
+    accepted = _as_tuple(types)
+    if float in accepted:  # "a whole number or a number" says nothing more than "a number"
+        accepted = tuple(t for t in accepted if t is not int)
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in accepted))
 
 
 def _kind(value: object) -> str:

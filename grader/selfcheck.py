@@ -2,8 +2,8 @@
 
 It grades only the rubric's `visible` items, on the same fixed public inputs as Gradescope, so
 it shows what Gradescope will show for those items. Hidden and after-due-date items are never
-graded here; for the written answers it only says whether the file parses and which expected
-keys are missing.
+graded here; for the written answers it only checks each answer's format, as the kit does
+(grader/kit/written_format.py).
 
 Students do not use this command: it runs the full engine, which imports the reference
 solutions to compute expected values, so the grader package must never be handed out. Students
@@ -19,17 +19,23 @@ from typing import TYPE_CHECKING, TextIO
 
 from grader.errors import GraderError
 from grader.kit.report import Row, print_report
+from grader.kit.written_format import WrittenCheck, check_written
 
 if TYPE_CHECKING:
     from grader.engine import GradeReport
     from grader.rubric import Rubric
     from grader.submission import Submission
 
-__all__ = ["run_check", "written_problems"]
+__all__ = ["run_check", "written_check"]
 
 
-def run_check(path: Path, rubric_path: Path, out: TextIO) -> int:
-    """Check the submission at `path`; 0 whatever the score, 2 if the check cannot run."""
+def run_check(path: Path, rubric_path: Path, out: TextIO, *, full: bool = False,
+              isolation: str | None = None) -> int:
+    """Check the submission at `path`; 0 whatever the score, 2 if the check cannot run.
+
+    `full` prints every feedback message in full (the kit's `check.py --full`); `isolation`
+    forces a sandbox layer (default: the strongest that works here).
+    """
     from grader.engine import GradeOptions, grade
     from grader.paths import secret_paths
     from grader.rubric import load_rubric
@@ -41,28 +47,29 @@ def run_check(path: Path, rubric_path: Path, out: TextIO) -> int:
             raise GraderError(f"{path}: no such folder or zip")
         with tempfile.TemporaryDirectory(prefix="grader-check-") as workdir:
             submission = open_submission(path, dict(rubric.files), Path(workdir))
-            options = GradeOptions(visible_only=True, secret_paths=secret_paths(rubric.path))
+            options = GradeOptions(visible_only=True, secret_paths=secret_paths(rubric.path), isolation=isolation)
             report = grade(submission, rubric, options)
-            written = written_problems(submission, rubric)
+            written = written_check(submission, rubric)
     except GraderError as exc:
         print(f"grader check: error: {exc}", file=out)
         return 2
-    _print_report(report, written, out)
+    _print_report(report, written, out, full)
     return 0
 
 
-def written_problems(submission: Submission, rubric: Rubric) -> list[str]:
-    """What is wrong with the written-answers file's shape; the answers are graded after the due date."""
-    from grader.yamlio import answer_file_problems
+def written_check(submission: Submission, rubric: Rubric) -> WrittenCheck | None:
+    """Each written answer's format, as the kit checks it; the answers are graded after the due date."""
+    from grader.student_kit import written_formats
 
+    name = rubric.files.get("written")
+    if name is None:
+        return None
     reason = submission.problems.get("written", "the written-answers file was not found.")
-    keys = [item.answer for item in rubric.items_of("written") if item.answer]
-    return answer_file_problems(submission.files.get("written"), reason, keys)
+    return check_written(name, submission.files.get("written"), reason, written_formats(rubric))
 
 
-def _print_report(report: GradeReport, written: list[str], out: TextIO) -> None:
-    """The table of public items, the public total, the isolation layer and the written file."""
+def _print_report(report: GradeReport, written: WrittenCheck | None, out: TextIO, full: bool) -> None:
+    """The table of public items, the public total, the isolation layer and the written answers."""
     rows = [Row(r.item.id, r.score, r.max_score, r.passed, r.feedback) for r in report.results]
     print_report(out, root=str(report.submission.root), rows=rows, notes=report.output,
-                 layer=report.isolation, written_name=report.rubric.files.get("written"),
-                 written_problems=written)
+                 layer=report.isolation, written=written, full=full)

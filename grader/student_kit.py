@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from grader.errors import GraderError
 from grader.rubric import Item, Rubric, load_rubric
 from grader.sandbox import wire
 from grader.seeds import PUBLIC_SALT, derive_seed
 
-__all__ = ["WRITTEN_TEMPLATE", "build_student_kit", "public_checks"]
+__all__ = ["WRITTEN_TEMPLATE", "build_student_kit", "public_checks", "written_formats"]
 
 WITHHELD = "withheld: this input is the grader's answer to a hidden item"
 
@@ -99,11 +100,14 @@ else, and no network. Work in this folder, then run, from this folder:
 
 or name the folder holding your files (or a zip of it): `python check.py path/to/my_submission`.
 The check runs your notebook in a separate Python process on the same public inputs that
-Gradescope uses. For each public item it prints the points earned, PASS or FAIL and the first
-lines of the feedback; then the public total, out of {public_points:g} points (of
-{autograded_points:g} autograded points in all), and whether `{written}` parses and which
-answers it lacks. The written answers and the hidden items are graded on Gradescope only
-(their results appear after the due date), so the public total is not your final score.
+Gradescope uses. For each public item it prints the points earned, PASS or FAIL and the
+feedback: what differs from the expected output, and a hint (a traceback or what your code
+printed shows its last lines only; `python check.py --full` prints everything). Then the public
+total, out of {public_points:g} points (of {autograded_points:g} autograded points in all), and
+for each answer in `{written}`: "OK format", "not answered yet" or "problem: ..." (array shapes,
+graph node names, expression syntax; never whether the answer is right). The written answers
+and the hidden items are graded on Gradescope only (their results appear after the due date),
+so the public total is not your final score.
 
 {weights_note}The last lines say how your notebook's process was isolated. On most laptops
 (macOS, Windows, Linux without bubblewrap) that is "rlimits": resource limits only, so your
@@ -147,7 +151,7 @@ FIXED_TOLERANCE: Mapping[str, dict[str, float]] = {"sgd_step": {"rtol": 1e-9, "a
 # Modules of the grader the kit's checker runs on, copied into the kit (paths under grader/).
 # None holds a solution or a secret; `_check_imports` proves the copies import nothing else.
 VENDORED = ("errors.py", "notebook.py", "outcome.py", "weights.py", "yamlio.py", "safezip.py", "submission.py",
-            "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "sandbox/*.py")
+            "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "checks/graph.py", "sandbox/*.py")
 GRADER_DIR = Path(__file__).resolve().parent
 KIT_SOURCES = GRADER_DIR / "kit"
 _GRADER_IMPORT = re.compile(r"^(\s*)from\s+grader(\.kit)?(?=[\s.])", re.MULTILINE)
@@ -268,12 +272,61 @@ def _kit_data(rubric: Rubric) -> dict[str, Any]:
     return {
         "format": KIT_FORMAT, "assignment": rubric.assignment, "title": rubric.title,
         "files": dict(rubric.files),
-        "written_keys": [item.answer for item in rubric.items_of("written") if item.answer],
+        "written_formats": written_formats(rubric),
         "limits": {"cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout,
                    "call_timeout": limits.call_timeout, "memory_mb": limits.memory_mb,
                    "extra_packages": list(rubric.extra_packages)},
         "weights": weights,
     }
+
+
+def written_formats(rubric: Rubric) -> list[dict[str, Any]]:
+    """Per written answer, the format the self-checks hold it to (grader/kit/written_format.py).
+
+    Only what the contract makes public: the shapes of the reference's arrays (never their
+    values), the graph's node names, each expression's kind, and the template's value (an
+    answer still equal to it is "not answered yet").
+    """
+    from grader.checks.registry import get_check
+    from grader.kit.written_format import lookup
+
+    references = rubric.load_written_reference()
+    template = yaml.safe_load(WRITTEN_TEMPLATE)
+    formats = []
+    for item in rubric.items_of("written"):
+        if not item.answer:
+            continue
+        spec = get_check(item.check)
+        assert spec is not None  # the rubric loader checked the name
+        entry = {"key": item.answer,
+                 **_answer_format(item.check, spec.with_defaults(item.params), lookup(references, item.answer)[1])}
+        in_template, value = lookup(template, item.answer)
+        if in_template:
+            entry["template"] = value
+        formats.append(entry)
+    return formats
+
+
+def _answer_format(check: str, params: Mapping[str, Any], reference: Any) -> dict[str, Any]:
+    """The public format of one written check's answer, from its parameters and the reference's form."""
+    from grader.checks.expressions import DEFAULT_VARIABLES
+    from grader.checks.network import ACTIVATION_SPELLINGS, ACTIVATIONS
+
+    if check == "array":
+        return {"kind": "array", "shape": list(np.shape(reference))}
+    if check == "threshold_network":
+        return {"kind": "network",
+                "shapes": {key: list(np.shape(v)) for key, v in reference.items() if not isinstance(v, str)},
+                "choices": {key: list(ACTIVATIONS) for key, v in reference.items() if isinstance(v, str)},
+                "spellings": sorted(ACTIVATION_SPELLINGS)}
+    if check == "graph_edges":
+        return {"kind": "graph", "nodes": sorted({str(node) for edge in reference for node in edge}),
+                "aliases": dict(params["aliases"]), "ignored": list(params["ignored_nodes"])}
+    if check == "expressions":
+        fields = params["fields"] or {key: {"compare": "exact"} for key in reference}
+        return {"kind": "expressions", "fields": {key: spec.get("compare", "exact") for key, spec in fields.items()},
+                "variables": sorted(DEFAULT_VARIABLES)}
+    return {"kind": "any"}  # a check the self-checks know no format for: the key must be there
 
 
 def public_checks(rubric: Rubric) -> list[dict[str, Any]]:

@@ -61,10 +61,58 @@ def _candidates(root: Path) -> list[Path]:
     return found
 
 
+# A browser saving a file whose name is taken adds " (1)", " (2)"... (Firefox: "(1)").
+_COPY_SUFFIX = r"\s?\(\d{1,3}\)"
+# Extensions that name the same kind of file, for "did you mean" lists.
+_SAME_KIND = {"yml": "yaml"}
+_MAX_LISTED = 5
+
+
 def _stem_pattern(file_name: str) -> re.Pattern[str]:
-    """Also accept `hw1_code_<uni>.ipynb`: the handout asks students to add their UNI."""
+    """Also accept `hw1_code_<uni>.ipynb` (the handout asks for the UNI) and `hw1_code (1).ipynb`."""
     stem, dot, suffix = file_name.lower().rpartition(".")
-    return re.compile(re.escape(stem) + r"[_\- ][\w\-]+" + re.escape(dot + suffix) + "$")
+    variants = rf"(?:[_\- ][\w\-]+(?:{_COPY_SUFFIX})?|{_COPY_SUFFIX})"
+    return re.compile(re.escape(stem) + variants + re.escape(dot + suffix) + "$")
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A file's name as the student knows it: relative to the submission's top folder."""
+    return path.relative_to(root).as_posix()
+
+
+def _used_note(path: Path, file_name: str) -> str:
+    """The note on a file accepted under another name, saying how to name it next time."""
+    copy = re.search(f"({_COPY_SUFFIX})" + r"\.[^.]*$", path.name)
+    if copy:
+        return (f"Used {path.name} as {file_name}: \"{copy[1].strip()}\" is what a browser adds to the name "
+                f"of a file it saves again. Name it {file_name} next time.")
+    return f"Used {path.name} as {file_name}."
+
+
+def _kind(name: str) -> str:
+    """A file's extension, lower case, with synonyms merged (yml is yaml)."""
+    suffix = name.lower().rpartition(".")[2] if "." in name else ""
+    return _SAME_KIND.get(suffix, suffix)
+
+
+def _not_found(file_name: str, others: Sequence[Path], root: Path) -> str:
+    """The message for a missing file, listing the files that may be it under another name."""
+    # Same kind of file, or the name plus an extension an editor added (hw1_written.yaml.txt).
+    close = [p for p in others if _kind(p.name) == _kind(file_name) or p.name.lower().startswith(file_name.lower())]
+    if not close:
+        return f"{file_name} was not found in the submission."
+    names = ", ".join(_shown(p, root) for p in close[:_MAX_LISTED]) + (", …" if len(close) > _MAX_LISTED else "")
+    which = "it" if len(close) == 1 else "the right one"
+    return f"{file_name} was not found; the submission has: {names}. Rename {which} to {file_name}."
+
+
+def _matches(candidates: Sequence[Path], file_name: str) -> list[Path]:
+    """The files that are `file_name`: exact (case-insensitive) ones, else the accepted variants."""
+    exact = [p for p in candidates if p.name.lower() == file_name.lower()]
+    if exact:
+        return exact
+    pattern = _stem_pattern(file_name)
+    return [p for p in candidates if pattern.match(p.name.lower())]
 
 
 def locate_files(root: Path, wanted: Mapping[str, str]) -> tuple[dict[str, Path], dict[str, str], list[str]]:
@@ -74,21 +122,20 @@ def locate_files(root: Path, wanted: Mapping[str, str]) -> tuple[dict[str, Path]
     problems: dict[str, str] = {}
     notes: list[str] = []
     for role, file_name in wanted.items():
-        exact = [p for p in candidates if p.name.lower() == file_name.lower()]
-        if not exact:
-            pattern = _stem_pattern(file_name)
-            loose = [p for p in candidates if pattern.match(p.name.lower())]
-            if len(loose) == 1:
-                notes.append(f"Used {loose[0].name} as {file_name}.")
-                exact = loose
-        if len(exact) == 1:
-            files[role] = exact[0]
-        elif not exact:
-            problems[role] = f"{file_name} was not found in the submission."
-        else:
-            names = ", ".join(str(p.relative_to(root)) for p in exact)
-            problems[role] = (f"Found {len(exact)} files that could be {file_name} ({names}); "
+        found = _matches(candidates, file_name)
+        if len(found) == 1:
+            files[role] = found[0]
+            if found[0].name.lower() != file_name.lower():
+                notes.append(_used_note(found[0], file_name))
+        elif found:
+            names = ", ".join(_shown(p, root) for p in found)
+            problems[role] = (f"Found {len(found)} files that could be {file_name} ({names}); "
                               "submit exactly one.")
+    # Only now are all roles' files known: a file another role uses is no rename candidate.
+    unused = [p for p in candidates if p not in files.values()]
+    for role, file_name in wanted.items():
+        if role not in files and role not in problems:
+            problems[role] = _not_found(file_name, unused, root)
     return files, problems, notes
 
 

@@ -4,6 +4,10 @@ For every item it proves that the reference submission earns full marks and the 
 earns nothing (and the untouched template nothing on notebook items); it runs the reference
 module's own proofs that each computed reference satisfies its problem; and it checks the
 point totals (already enforced when the rubric loads).
+
+The sample submissions (`reference/`, `template/`) are looked for in one place wherever the
+rubric is: `--samples DIR`, else the checkout the grader runs from (`grader.paths`). Without
+them, the proofs that need them are reported as skipped and the others still run.
 """
 
 from __future__ import annotations
@@ -15,17 +19,19 @@ from pathlib import Path
 
 from grader.engine import GradeOptions, GradeReport, grade
 from grader.errors import GraderError
+from grader.paths import PROJECT_ROOT
 from grader.rubric import Rubric, load_rubric
 from grader.submission import open_submission
 
 
 @dataclass
 class ValidationReport:
-    """Lines to print and the count of passed and failed proofs."""
+    """Lines to print and the count of passed, failed and skipped proofs."""
 
     lines: list[str] = field(default_factory=list)
     passed: int = 0
     failed: int = 0
+    skipped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -40,6 +46,16 @@ class ValidationReport:
             self.failed += 1
         self.lines.append(("PASS " if ok else "FAIL ") + message)
 
+    def skip(self, message: str) -> None:
+        """Add a proof that could not run, and why."""
+        self.skipped += 1
+        self.lines.append("SKIP " + message)
+
+    def summary(self) -> str:
+        """`N passed, M failed` (and how many were skipped, if any)."""
+        return f"{self.passed} passed, {self.failed} failed" + (
+            f", {self.skipped} skipped" if self.skipped else "")
+
 
 def _grade_folder(folder: Path, rubric: Rubric, isolation: str | None) -> GradeReport:
     with tempfile.TemporaryDirectory() as temp:
@@ -47,8 +63,23 @@ def _grade_folder(folder: Path, rubric: Rubric, isolation: str | None) -> GradeR
         return grade(submission, rubric, GradeOptions(isolation=isolation))
 
 
-def validate_rubric(path: Path, *, isolation: str | None = None) -> ValidationReport:
-    """Run every proof for the rubric at `path`."""
+def default_samples(rubric: Rubric) -> Path:
+    """Where the rubric's sample submissions are when none are named: in the grader's checkout."""
+    return PROJECT_ROOT / "sample_submissions" / rubric.assignment
+
+
+def find_samples(rubric: Rubric, samples: Path | None) -> Path | None:
+    """The folder holding `reference/`: `samples` or its `<assignment>/` folder; None if neither."""
+    base = samples if samples is not None else default_samples(rubric)
+    for folder in (base, base / rubric.assignment):
+        if (folder / "reference").is_dir():
+            return folder
+    return None
+
+
+def validate_rubric(path: Path, *, isolation: str | None = None,
+                    samples: Path | None = None) -> ValidationReport:
+    """Run every proof for the rubric at `path`; `samples` holds `reference/` and `template/`."""
     report = ValidationReport()
     try:
         rubric = load_rubric(path)
@@ -57,7 +88,26 @@ def validate_rubric(path: Path, *, isolation: str | None = None) -> ValidationRe
         return report
     report.record(True, f"rubric loads; parts add up to {rubric.autograded_points:g} autograded "
                         f"+ {sum(m.points for m in rubric.manual):g} manual = {rubric.total_points:g} points")
+    _prove_references(rubric, report)
+    folder = find_samples(rubric, samples)
+    if folder is None:
+        where = samples if samples is not None else default_samples(rubric)
+        report.skip(f"the reference earns full marks: no sample submissions (a reference/ folder) "
+                    f"in {where}; name them with --samples DIR")
+    else:
+        _prove_reference_sample(folder / "reference", rubric, isolation, report)
+    _prove_empty(rubric, isolation, report)
+    if folder is None:
+        report.skip("the untouched template earns 0: no sample submissions")
+    elif not (folder / "template").is_dir():
+        report.skip(f"the untouched template earns 0: no template/ in {folder}")
+    else:
+        _prove_template(folder / "template", rubric, isolation, report)
+    return report
 
+
+def _prove_references(rubric: Rubric, report: ValidationReport) -> None:
+    """The reference module's own proofs that each computed reference solves its problem."""
     module = importlib.import_module(rubric.written_reference.partition(":")[0])
     prove_all = getattr(module, "prove_all", None)
     if prove_all is None:
@@ -67,20 +117,28 @@ def validate_rubric(path: Path, *, isolation: str | None = None) -> ValidationRe
         report.record(not failures, "each reference satisfies its problem"
                       + ("" if not failures else ":\n  " + "\n  ".join(failures)))
 
-    samples = rubric.path.parent.parent / "sample_submissions" / rubric.assignment
-    reference = _grade_folder(samples / "reference", rubric, isolation)
+
+def _prove_reference_sample(folder: Path, rubric: Rubric, isolation: str | None,
+                            report: ValidationReport) -> None:
+    """The reference submission earns full marks on every item."""
+    reference = _grade_folder(folder, rubric, isolation)
     for result in reference.results:
         report.record(result.passed, f"{result.item.id}: the reference earns full marks "
                       f"({result.score:g}/{result.max_score:g})" + ("" if result.passed else f"\n  {result.feedback}"))
+
+
+def _prove_empty(rubric: Rubric, isolation: str | None, report: ValidationReport) -> None:
+    """An empty submission earns nothing on any item."""
     with tempfile.TemporaryDirectory() as empty:
         blank = _grade_folder(Path(empty), rubric, isolation)
     for result in blank.results:
         report.record(result.score == 0, f"{result.item.id}: an empty submission earns 0 ({result.score:g})")
-    template_dir = samples / "template"
-    if template_dir.is_dir():
-        template = _grade_folder(template_dir, rubric, isolation)
-        for result in template.results:
-            if result.item.kind == "notebook":
-                report.record(result.score == 0,
-                              f"{result.item.id}: the untouched template earns 0 ({result.score:g})")
-    return report
+
+
+def _prove_template(folder: Path, rubric: Rubric, isolation: str | None, report: ValidationReport) -> None:
+    """The untouched notebook template earns nothing on notebook items."""
+    template = _grade_folder(folder, rubric, isolation)
+    for result in template.results:
+        if result.item.kind == "notebook":
+            report.record(result.score == 0,
+                          f"{result.item.id}: the untouched template earns 0 ({result.score:g})")

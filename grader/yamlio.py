@@ -9,7 +9,6 @@ expanding anything, so an alias bomb ("billion laughs") is refused before a valu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,29 +192,3 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
         # 2024-13-45, an integer of thousands of digits).
         raise StudentFileError(f"{name} has a value that cannot be read ({str(exc)[:200]}); "
                                "quote it if it is meant as text.") from None
-
-
-def answer_file_problems(path: Path | None, missing_reason: str, keys: Sequence[str]) -> list[str]:
-    """What is wrong with an answers file's shape (absent, unparsable, keys missing), if anything.
-
-    Only the shape is checked, for self-checks; the answers themselves are graded elsewhere.
-    `keys` are dotted paths such as "q1_3_cost.memory".
-    """
-    if path is None:
-        return [missing_reason]
-    try:
-        answers = load_untrusted_yaml(path)
-    except StudentFileError as exc:
-        return [f"{path.name} does not parse: {exc}"]
-    if not isinstance(answers, dict):
-        return [f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...)."]
-    missing = [key for key in keys if not _has_key(answers, key)]
-    return [f"{path.name} has no answer under: {', '.join(missing)}"] if missing else []
-
-
-def _has_key(data: Any, dotted: str) -> bool:
-    for key in dotted.split("."):
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True

@@ -1,9 +1,15 @@
-"""Batch grading: exports keep their submitters, finished work is kept, a killed run resumes."""
+"""Batch grading: exports keep their submitters, finished work is kept, a killed run resumes.
+
+Finished work is kept only while it is still right: a changed submission, a changed rubric or
+a results.json without a fingerprint is graded again. Discovery takes only folders and zips.
+"""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +22,11 @@ import pytest
 from conftest import ROOT, RUBRIC, SAMPLES, assert_valid_results
 
 import grader.batch
-from grader.batch import discover, run_batch
+from grader.batch import FINGERPRINT, discover, run_batch
 from grader.cli import main
 from grader.engine import GradeOptions
-from grader.rubric import Rubric
+from grader.errors import GraderError
+from grader.rubric import Rubric, load_rubric
 
 WRITTEN_ONLY = ["answer_key", "expression_injection", "yaml_python_tags"]
 EXPORT_YAML = """\
@@ -155,3 +162,129 @@ def test_killed_run_resumes_to_complete_results(tmp_path: Path, rubric: Rubric) 
         assert_valid_results(out / name / "results.json", rubric)
     with (out / "gradebook.csv").open(encoding="utf-8", newline="") as stream:
         assert [row["submission"] for row in csv.DictReader(stream)] == names
+
+
+def _count_grading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the submissions `grade_one` is called for, from now on."""
+    graded: list[str] = []
+    real_grade_one = grader.batch.grade_one
+
+    def counting(source: Any, *args: Any) -> Any:
+        graded.append(source.name)
+        return real_grade_one(source, *args)
+
+    monkeypatch.setattr(grader.batch, "grade_one", counting)
+    return graded
+
+
+def _copy_samples(folder: Path, names: list[str]) -> Path:
+    """A folder of submissions: copies of the named samples, free to be changed by a test."""
+    for name in names:
+        shutil.copytree(SAMPLES / name, folder / name)
+    return folder
+
+
+def _rubric_with_q1_1_points(folder: Path, points: int) -> Path:
+    """A copy of the bundled rubric in which item q1_1 (and its part and the total) is worth `points`."""
+    text = RUBRIC.read_text(encoding="utf-8")
+    text = text.replace("  q1_1: 10\n", f"  q1_1: {points}\n", 1)
+    text = text.replace("total_points: 140", f"total_points: {130 + points}", 1)
+    text = text.replace('title: "1.1 hard-coded network, k = 2"\n    points: 10',
+                        f'title: "1.1 hard-coded network, k = 2"\n    points: {points}', 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hw1.yaml").write_text(text, encoding="utf-8")
+    return folder / "hw1.yaml"
+
+
+def test_changed_submission_is_regraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rubric: Rubric) -> None:
+    """A student's file changed since the last run: that submission gets its new score."""
+    subs = _copy_samples(tmp_path / "subs", WRITTEN_ONLY)
+    sources = discover([subs], dict(rubric.files), tmp_path)
+    out = tmp_path / "out"
+    first = {row.name: row.total for row in run_batch(sources, rubric, out, GradeOptions())}
+    graded = _count_grading(monkeypatch)
+    shutil.copy(SAMPLES / "reference" / "hw1_written.yaml", subs / "answer_key" / "hw1_written.yaml")
+    second = {row.name: row.total for row in run_batch(sources, rubric, out, GradeOptions())}
+    assert graded == ["answer_key"]
+    assert second["answer_key"] > first["answer_key"]
+    document = assert_valid_results(out / "answer_key" / "results.json", rubric)
+    assert document["extra_data"][FINGERPRINT].startswith("sha256:")
+
+
+def test_changed_rubric_regrades_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rubric: Rubric) -> None:
+    """The rubric changed since the last run: no old result (with its old max_score) is kept."""
+    sources = discover([SAMPLES / name for name in WRITTEN_ONLY], dict(rubric.files), tmp_path)
+    out = tmp_path / "out"
+    run_batch(sources, rubric, out, GradeOptions())
+    changed = load_rubric(_rubric_with_q1_1_points(tmp_path / "rubrics", 12))
+    graded = _count_grading(monkeypatch)
+    run_batch(sources, changed, out, GradeOptions())
+    assert sorted(graded) == sorted(WRITTEN_ONLY)
+    document = assert_valid_results(out / "answer_key" / "results.json", changed)
+    assert {t["extra_data"]["item"]: t["max_score"] for t in document["tests"]}["q1_1"] == 12
+
+
+def test_results_without_fingerprint_are_regraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rubric: Rubric
+) -> None:
+    """A results.json of an older grader (no fingerprint) or a damaged one is not trusted."""
+    sources = discover([SAMPLES / name for name in WRITTEN_ONLY], dict(rubric.files), tmp_path)
+    out = tmp_path / "out"
+    run_batch(sources, rubric, out, GradeOptions())
+    old = out / WRITTEN_ONLY[0] / "results.json"
+    document = json.loads(old.read_text(encoding="utf-8"))
+    del document["extra_data"][FINGERPRINT]
+    old.write_text(json.dumps(document), encoding="utf-8")
+    (out / WRITTEN_ONLY[1] / "results.json").write_text("[1, 2", encoding="utf-8")
+    graded = _count_grading(monkeypatch)
+    notices: list[str] = []
+    run_batch(sources, rubric, out, GradeOptions(), notice=notices.append)
+    assert sorted(graded) == sorted(WRITTEN_ONLY[:2])
+    assert notices == ["1 of 3 already graded and unchanged, skipped (use --force to regrade)"]
+    graded.clear()
+    notices.clear()
+    run_batch(sources, rubric, out, GradeOptions(), force=True, notice=notices.append)
+    assert sorted(graded) == sorted(WRITTEN_ONLY) and notices == []
+
+
+def test_output_folder_is_not_discovered(tmp_path: Path, rubric: Rubric) -> None:
+    """`grader grade .` with the default --out: the results folder never becomes a submission."""
+    subs = _copy_samples(tmp_path / "subs", WRITTEN_ONLY[:2])
+    (subs / "out" / "answer_key").mkdir(parents=True)
+    (subs / "out" / "gradebook.csv").write_text("submission\n", encoding="utf-8")
+    sources = discover([subs], dict(rubric.files), tmp_path, out_dir=subs / "out")
+    assert [s.name for s in sources] == WRITTEN_ONLY[:2]
+    with pytest.raises(GraderError, match="output folder"):
+        discover([subs / "out"], dict(rubric.files), tmp_path, out_dir=subs / "out")
+
+
+def test_a_file_that_is_not_a_zip_is_refused(tmp_path: Path, rubric: Rubric) -> None:
+    """Only folders, zips and exports are inputs; a stray file is an error, not a submission."""
+    with pytest.raises(GraderError, match=r"not a folder, a \.zip file or a Gradescope export"):
+        discover([ROOT / "README.md"], dict(rubric.files), tmp_path)
+
+
+def test_an_empty_folder_is_refused(tmp_path: Path, rubric: Rubric) -> None:
+    """A folder with nothing in it (hidden files aside) holds no submissions."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".DS_Store").write_bytes(b"\0")
+    with pytest.raises(GraderError, match="no submissions found in"):
+        discover([tmp_path / "empty"], dict(rubric.files), tmp_path)
+
+
+def test_a_folder_of_other_files_is_graded_with_a_warning(tmp_path: Path, rubric: Rubric) -> None:
+    """Files but none the rubric wants and no submissions: one empty submission, said so."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("grade hw1\n", encoding="utf-8")
+    notices: list[str] = []
+    sources = discover([tmp_path / "notes"], dict(rubric.files), tmp_path, notice=notices.append)
+    assert [s.name for s in sources] == ["notes"]
+    assert len(notices) == 1 and "graded as one empty submission" in notices[0]
+
+
+def test_a_damaged_zip_in_a_folder_is_still_a_submission(tmp_path: Path, rubric: Rubric) -> None:
+    """A student's broken .zip is graded (0, with a message), not silently left out."""
+    subs = _copy_samples(tmp_path / "subs", WRITTEN_ONLY[:1])
+    (subs / "bob.zip").write_bytes(b"not a zip at all")
+    sources = discover([subs], dict(rubric.files), tmp_path)
+    assert sorted(s.name for s in sources) == sorted([WRITTEN_ONLY[0], "bob"])

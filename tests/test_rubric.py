@@ -44,6 +44,7 @@ def _line_of(path: Path, needle: str) -> int:
 @pytest.mark.parametrize(("old", "new", "key", "line_marker", "message"), [
     ("    points: 10\n", "    points: 11\n", "parts.q1_1", "  q1_1: 10", "add up to 11"),
     ("total_points: 140", "total_points: 150", "total_points", "total_points:", "add up to 140"),
+    ("total_points: 140", "total_points: lots", "total_points", "total_points:", "must be a number, got"),
     ("check: threshold_network", "check: threshold_netwrk", "check", "threshold_netwrk", "not a registered check"),
     ("params: {k: 2}", "params: {k: 2, kk: 3}", "params.kk", "kk: 3", "not a parameter"),
     ("params: {k: 2}", "params: {k: two}", "params.k", "k: two", "whole number"),

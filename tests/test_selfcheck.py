@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from conftest import RUBRIC, SAMPLES
 
 from grader.cli import main
 from grader.rubric import Rubric
+from grader.selfcheck import run_check
 
 
 def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -62,15 +65,42 @@ def test_check_defaults_to_current_folder(
 def test_check_lists_missing_written_keys(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Missing answers are named (nested keys too), without grading any written item."""
+    """Missing answers are named, and present ones checked for format, without grading any."""
     (tmp_path / "hw1_written.yaml").write_text(
         "q1_1: {W1: [[1]]}\nq1_3_hessian: [[1]]\n", encoding="utf-8"
     )
     code, out = _check(capsys, str(tmp_path))
     assert code == 0
-    line = next(line for line in out.splitlines() if "has no answer under" in line)
-    missing = [name.strip() for name in line.split("under:")[1].split(",")]
-    assert missing == ["q1_2_graph", "q1_3_cost", "q1_3_1_z", "q1_3_1_cost"]
+    assert "Written answers: hw1_written.yaml parses. The format of each answer" in out
+    statuses = dict(line.split(None, 1) for line in out.splitlines()[-6:])
+    for key in ("q1_2_graph", "q1_3_cost", "q1_3_1_z", "q1_3_1_cost"):
+        assert statuses[key] == f"problem: the key {key} is missing; keep every key of the template"
+    assert statuses["q1_1"] == "problem: W1 should be 3 x 4 (a list of rows); got shape (1, 1)"
+    assert statuses["q1_3_hessian"] == "problem: the answer should be 3 x 3 (a list of rows); got shape (1, 1)"
+
+
+BROKEN_STEP_NOTEBOOK = {
+    "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+    "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": (
+        "def _deep(z, depth):\n"
+        "    if depth == 0:\n"
+        "        raise ValueError('broken ' + 'x' * 200)\n"
+        "    return _deep(z, depth - 1)\n\n\n"
+        "def step(z):\n"
+        "    return _deep(z, 5)\n")}],
+}
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_check_full_prints_whole_tracebacks(tmp_path: Path, full: bool) -> None:
+    """By default a traceback shows its last lines, cut to width; with full=True all of it."""
+    (tmp_path / "hw1_code.ipynb").write_text(json.dumps(BROKEN_STEP_NOTEBOOK), encoding="utf-8")
+    out = io.StringIO()
+    assert run_check(tmp_path, RUBRIC, out, full=full) == 0
+    text = out.getvalue()
+    assert "Calling step(array(8,) [" in text
+    assert ("ValueError: broken " + "x" * 200 in text) == full
+    assert ("more lines; --full shows them" in text) != full
 
 
 @pytest.mark.parametrize("bad", ["path", "rubric"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
 import importlib.util
 import json
 import os
@@ -19,10 +20,14 @@ import numpy as np
 import pytest
 from conftest import ROOT, RUBRIC, SAMPLES
 
+from grader.checks.feedback import QUOTE, show_value
 from grader.cli import main as grader_main
 from grader.errors import GraderError
+from grader.kit.expression_syntax import Mode, expression_problem
+from grader.kit.report import feedback_lines
+from grader.kit.written_format import check_written
 from grader.rubric import Rubric
-from grader.student_kit import WITHHELD, _check_imports, _rewrite, build_student_kit
+from grader.student_kit import WITHHELD, _check_imports, _rewrite, build_student_kit, written_formats
 from grader.yamlio import load_untrusted_yaml
 from reference_solutions.hw1 import hw1_code
 
@@ -323,6 +328,9 @@ def test_kit_check_template_scores_zero(clean: CleanPython, kit_dir: Path, rubri
     assert "not implemented yet" in result.stdout
     assert "hw1_weights.npz was not found" in result.stdout
     assert "hw1_written.yaml parses and has every expected key" in result.stdout
+    # The untouched template parses, but nothing in it is an answer yet.
+    written = _written_lines(result.stdout)
+    assert len(written) == 11 and all(status == "not answered yet" for status in written.values()), written
 
 
 def test_kit_check_inplace_sgd_fails_like_grader_check(
@@ -380,3 +388,263 @@ def test_kit_check_runs_without_waitid(clean: CleanPython, kit_dir: Path, tmp_pa
                        isolation="rlimits")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1.5/3  FAIL" in _rows(result.stdout)["p4_sgd_step"]
+
+
+# ---------------------------------------------------------------- what the report shows (new-user trial)
+
+# The trial's written answers that parse but score 0 for their format.
+BAD_FORMATS = {"q1_3_cost.multiplications": ('O(n^2)', 'O(n^2'),
+               "q1_3_1_cost.forward_better_when": ("m > n", "m bigger than n"),
+               "q1_3_1_z": ("[48, 12, 24]", "[48, 12]"),
+               "q1_2_graph": ("- [x, a1]", "- [x, z9]")}
+# A step that fails deep down (a long traceback, long lines) after printing a lot.
+BROKEN_STEP = '''
+def _deep(z, depth):
+    if depth == 0:
+        raise ValueError("deliberately broken step " + "x" * 300)
+    return _deep(z, depth - 1)
+
+
+def step(z):
+    print("debug\\n" * 10)
+    return _deep(z, 6)
+'''
+
+
+def _trial_submission(folder: Path) -> Path:
+    """The reference with the trial's faults: a wrong indicator's edges, a step that raises, the
+    written answers of BAD_FORMATS, and the notebook saved by a browser as `hw1_code (1).ipynb`."""
+    reference = SAMPLES / "reference"
+    folder.mkdir()
+    notebook = json.loads((reference / "hw1_code.ipynb").read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        cell["source"] = source.replace("(z >= -1.0) & (z <= 1.0)", "(z > -1.0) & (z < 1.0)")
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                              "source": BROKEN_STEP})
+    (folder / "hw1_code (1).ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    written = (reference / "hw1_written.yaml").read_text(encoding="utf-8")
+    for right, wrong in BAD_FORMATS.values():
+        assert right in written
+        written = written.replace(right, wrong, 1)
+    (folder / "hw1_written.yaml").write_text(written, encoding="utf-8")
+    shutil.copy2(reference / "hw1_weights.npz", folder / "hw1_weights.npz")
+    return folder
+
+
+def _written_lines(out: str) -> dict[str, str]:
+    """The written-answers report: status by answer key."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Written answers:"))
+    rows = [line.split(None, 1) for line in lines[start + 1:] if line.startswith("  ")]
+    return {key: status for key, status in rows if key.startswith("q")}
+
+
+def test_kit_report_shows_verdicts_hints_and_formats(
+    clean: CleanPython, kit_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trial's submission: verdict and hint in full, inputs short, tracebacks cut, answers' formats."""
+    sample = _trial_submission(tmp_path / "trial")
+    result = clean.run("check.py", str(sample), cwd=kit_dir, isolation="rlimits")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    indicator = "\n".join(_block(out, "p1_indicator"))
+    assert ("returned a result that differs: 2 of 9 entries differ (tolerance rtol=0, atol=0); first at [2]: "
+            "expected 1, got 0.") in indicator
+    assert "indicator(array(9,) [-2.0, -1.000000000001, -1.0," in indicator
+    assert "Hint: The indicator is 1 on the closed interval [-1, 1]: both edges count." in indicator
+    step = _block(out, "p1_step")
+    assert any("more lines; --full shows them" in line for line in step)
+    assert any(line.strip().startswith("ValueError: deliberately broken step") and line.endswith("…")
+               for line in step)
+    assert "Used hw1_code (1).ipynb as hw1_code.ipynb" in out
+    written = _written_lines(out)
+    assert set(BAD_FORMATS) <= set(written)
+    for key, status in written.items():
+        assert status.startswith("problem: ") == (key in BAD_FORMATS), (key, status)
+    assert "missing ')'" in written["q1_3_cost.multiplications"]
+    assert "unknown name 'bigger'" in written["q1_3_1_cost.forward_better_when"]
+    assert "should be a list of 3 numbers; got shape (2,)" in written["q1_3_1_z"]
+    assert "unknown node(s) z9" in written["q1_2_graph"]
+    # `grader check` prints the same blocks and the same written report.
+    assert grader_main(["check", str(sample), "--rubric", str(RUBRIC)]) == 0
+    staff = capsys.readouterr().out
+    assert _block(staff, "p1_indicator") == _block(out, "p1_indicator")
+    assert _written_lines(staff) == written
+
+
+def test_kit_check_full_prints_every_line(clean: CleanPython, kit_dir: Path, tmp_path: Path) -> None:
+    """`check.py --full`: the whole traceback, the long line uncut, what the code printed."""
+    result = clean.run("check.py", "--full", str(_trial_submission(tmp_path / "trial")), cwd=kit_dir,
+                       isolation="rlimits")
+    assert result.returncode == 0, result.stdout + result.stderr
+    step = "\n".join(_block(result.stdout, "p1_step"))
+    assert "more lines" not in step
+    assert "ValueError: deliberately broken step " + "x" * 300 in step
+    assert step.count("debug") >= 10 and "Traceback (most recent call last):" in step
+
+
+def test_feedback_lines_keep_the_graders_lines_whole() -> None:
+    """Unquoted lines (verdicts, hints) in full however long; quoted blocks cut to their last lines."""
+    verdict = "f(" + "a" * 300 + ") returned a result that differs: 1 of 3 entries differ; first at [2]."
+    traceback = [f"{QUOTE}line {i}" for i in range(10)] + [f"{QUOTE}ValueError: " + "v" * 200]
+    text = "\n".join(["2 of 3 cases passed.", verdict, "It printed:", *traceback, "Hint: look at the edges."])
+    lines = feedback_lines(text)
+    assert lines[:3] == ["2 of 3 cases passed.", verdict, "It printed:"]
+    assert lines[3] == f"{QUOTE}… (7 more lines; --full shows them)"
+    assert lines[4:7] == [f"{QUOTE}line 7", f"{QUOTE}line 8", f"{QUOTE}line 9"]
+    assert lines[7].endswith("…") and len(lines[7]) == 100
+    assert lines[8] == "Hint: look at the edges."
+    assert feedback_lines(text, full=True) == text.splitlines()
+
+
+def test_show_value_is_one_short_line() -> None:
+    """Small inputs exactly, large ones as shape and first entries, big dicts as shapes."""
+    assert show_value(np.array([-1 - 1e-12, 5e-324, -0.0])) == "array(3,) [-1.000000000001, 5e-324, -0.0]"
+    big = show_value(np.arange(128.0).reshape(32, 4) / 3)
+    assert big == "array(32, 4) starting 0, 0.333333, 0.666667, 1, …"
+    params = {key: np.ones((5, 4)) for key in ("W1", "b1", "W2", "b2", "W3", "W4")}
+    assert show_value(params) == "{" + ", ".join(f"'{key}': array(5, 4)" for key in params) + "}"
+    assert "\n" not in show_value(np.ones((4, 4)))
+
+
+# ---------------------------------------------------------------- written answers' formats
+
+@pytest.fixture(scope="module")
+def formats(rubric: Rubric) -> list[dict[str, Any]]:
+    """The formats the kit checks the written answers against."""
+    return written_formats(rubric)
+
+
+def _formats_of(text: str, formats: list[dict[str, Any]], tmp_path: Path) -> dict[str, str]:
+    path = tmp_path / "hw1_written.yaml"
+    path.write_text(text, encoding="utf-8")
+    check = check_written("hw1_written.yaml", path, "not found", formats)
+    assert not check.problems, check.problems
+    return {answer.key: answer.text() for answer in check.answers}
+
+
+def test_reference_answers_have_the_right_format(formats: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Every answer of the reference (and of the answer key's forms) is OK."""
+    statuses = _formats_of((SAMPLES / "reference" / "hw1_written.yaml").read_text(encoding="utf-8"), formats,
+                           tmp_path)
+    assert len(statuses) == 11 and set(statuses.values()) == {"OK format"}
+
+
+def test_template_is_not_answered_yet(formats: list[dict[str, Any]], kit: dict[str, str], tmp_path: Path) -> None:
+    """The handed-out template: every answer "not answered yet"."""
+    statuses = _formats_of(kit["hw1_written.yaml"], formats, tmp_path)
+    assert set(statuses.values()) == {"not answered yet"}
+
+
+@pytest.mark.parametrize(("answer", "key", "expected"), [
+    ('q1_3_cost: {multiplications: "O(n^2", memory: O(n)}', "q1_3_cost.multiplications",
+     "problem: missing ')' for the '(' at position 2"),
+    ("q1_3_cost: {multiplications: n^2 + n, memory: O(n)}", "q1_3_cost.multiplications", "OK format"),
+    ("q1_3_cost: {multiplications: 2 O(n^2), memory: O(n)}", "q1_3_cost.multiplications",
+     "problem: O(...) must wrap the whole answer, as in O(n^2 + m)"),
+    ("q1_3_cost: {multiplications: O(n²), memory: ''}", "q1_3_cost.memory", "not answered yet"),
+    ("q1_3_1_cost: {forward_better_when: m bigger than n}", "q1_3_1_cost.forward_better_when",
+     "problem: unknown name 'bigger' at position 3; the only variables are m and n"),
+    ("q1_3_1_cost: {forward_better_when: m + n}", "q1_3_1_cost.forward_better_when",
+     "problem: write a comparison such as m > n"),
+    ("q1_3_1_cost: {reverse_multiplications: O(mn)}", "q1_3_1_cost.reverse_multiplications",
+     "problem: O(...) at position 1: write the exact expression, not a big-O bound"),
+    ("q1_3_1_cost: {reverse_multiplications: 3 m n *}", "q1_3_1_cost.reverse_multiplications",
+     "problem: the answer ends too early: something is missing after '*' at position 7"),
+    ("q1_3_1_cost: {reverse_multiplications: 4}", "q1_3_1_cost.reverse_multiplications", "OK format"),
+    ("q1_3_1_cost: {reverse_multiplications: true}", "q1_3_1_cost.reverse_multiplications",
+     "problem: write the expression as text in quotes, not true/false"),
+    ("q1_3_1_z: [48, 12]", "q1_3_1_z", "problem: the answer should be a list of 3 numbers; got shape (2,)"),
+    ("q1_3_1_z: [[1], [2], [3]]", "q1_3_1_z", "OK format"),
+    ("q1_3_hessian: [1, 2, 3, 4, 5, 6, 7, 8, 9]", "q1_3_hessian",
+     "problem: the answer should be 3 x 3 (a list of rows); got shape (9,)"),
+    ("q1_3_hessian: [[1, 2, 3], [4, 5], [6, 7, 8]]", "q1_3_hessian", "problem: "),
+    ("q1_2_graph: [[x, a_1], [W1, a1], [y_prime, S]]", "q1_2_graph", "OK format"),
+    ("q1_2_graph: [[x, a1], [x]]", "q1_2_graph", "problem: entry 2 is not a [from, to] pair"),
+    ("q1_2_graph: [[x, hidden]]", "q1_2_graph", "problem: unknown node(s) hidden; the nodes are "),
+    ("q1_1: {W1: [[1, 2, 3, 4]], b1: [0, 0, 0], w2: [1, 1, 1], b2: 0, phi1: indicator, phi2: indicator}", "q1_1",
+     "problem: W1 should be 3 x 4 (a list of rows); got shape (1, 4)"),
+    ("q1_1: {W1: [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]], b1: [0, 0, 0], w2: [0, 0, 0], b2: 0, phi1: '',"
+     " phi2: ''}", "q1_1", "problem: phi1 is empty; write one of hard_threshold, indicator"),
+    ("q1_1: {W1: [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]], b1: [0, 0, 0], w2: [0, 0, 0], b2: 0, "
+     "phi1: Hard threshold, phi2: relu}", "q1_1", "problem: phi2 should be one of hard_threshold, indicator"),
+    # The problem's hard threshold is I(z > 0), the notebook's step: grading reads both names.
+    ("q1_1: {W1: [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]], b1: [0, 0, 0], w2: [0, 0, 0], b2: 0, "
+     "phi1: step, phi2: Indicator}", "q1_1", "OK format"),
+])
+def test_answer_formats(formats: list[dict[str, Any]], tmp_path: Path, answer: str, key: str, expected: str) -> None:
+    """Each kind of answer: OK, not answered yet, or the problem with its format."""
+    statuses = _formats_of(answer + "\n", formats, tmp_path)
+    assert statuses[key].startswith(expected), statuses[key]
+
+
+def test_missing_keys_and_unreadable_files(formats: list[dict[str, Any]], tmp_path: Path) -> None:
+    """A missing key is a problem of its own; a file that does not parse is one problem."""
+    statuses = _formats_of("q1_1: {}\n", formats, tmp_path)
+    assert statuses["q1_3_1_z"] == "problem: the key q1_3_1_z is missing; keep every key of the template"
+    path = tmp_path / "hw1_written.yaml"
+    path.write_text("q1_1: [\n", encoding="utf-8")
+    check = check_written("hw1_written.yaml", path, "not found", formats)
+    assert len(check.problems) == 1 and check.problems[0].startswith("hw1_written.yaml does not parse")
+    assert check_written("hw1_written.yaml", None, "not found", formats).problems == ("not found",)
+
+
+SYNTAX_CORPUS = ["3*m*n", "3mn", "3 m n", "n^2", "n**2", "n²", "2*m*n + m", "m*n + 2*n**2", "n(m+1)",
+                 "(n+1)(m+1)", "n^-1", "n^(2)", "n^(-2)", "−n + m", "m·n", "n × m", "O(n^2)", "O(n^2 + n)",
+                 "O(1)", "m > n", "n < m", "m >= 2*n", "m ≥ n", "m == n", "m = n", "m => n", "O(n^2",
+                 "n^2)", "()", "O()", "n^m", "n^2.5", "2 3", "n2", "m bigger than n", "n > m > 1", "> n",
+                 "n +", "*n", "x", "o(n)", "O n", "n O(n)", "1.", ".5", "n{2}", "n,m", "1/2n", "n^2^3"]
+
+
+@pytest.mark.parametrize("mode", ["expression", "big_o", "comparison"])
+def test_syntax_check_is_never_stricter_than_the_grader(mode: Mode) -> None:
+    """Whatever grading reads, the kit's syntax check accepts (over a corpus and random text)."""
+    from grader.checks import expressions
+
+    # Grading reads a big-O answer with or without its O(...) (equal_big_o: require_o=False).
+    parse = {"expression": expressions.parse_expression,
+             "big_o": functools.partial(expressions.parse_big_o, require_o=False),
+             "comparison": expressions.parse_comparison}[mode]
+    rng = np.random.default_rng(7)
+    pieces = ["n", "m", "2", "0.5", "+", "-", "*", "/", "^", "**", "(", ")", " ", "O", "²", "=", ">", "mn"]
+    random = ["".join(rng.choice(pieces, size=int(rng.integers(1, 8)))) for _ in range(3000)]
+    wrapped = {"expression": "{}", "big_o": "O({})", "comparison": "{} > n"}[mode]  # most random text would fail
+    texts = SYNTAX_CORPUS + random + [wrapped.format(text) for text in random]
+    agreed = 0
+    for text in texts:
+        try:
+            parse(text)
+        except expressions.ParseError:
+            continue
+        assert expression_problem(text, mode, ["m", "n"]) is None, text
+        agreed += 1
+    assert agreed > 20
+
+
+def test_kit_holds_no_written_reference_answer(kit: dict[str, str], rubric: Rubric) -> None:
+    """The formats in kit.json: shapes, node names, kinds; no reference value or edge."""
+    data = json.loads(kit[f"{PACKAGE}/kit.json"])
+    text = json.dumps(data["written_formats"])
+    reference = rubric.load_written_reference()
+    for key, value in reference.items():
+        leaves = [value] if not isinstance(value, dict) else list(value.values())
+        for leaf in leaves:
+            if isinstance(leaf, str) and leaf in ("hard_threshold", "indicator"):
+                continue  # the contract's two choices for phi1 and phi2
+            assert json.dumps(leaf) not in text, (key, leaf)
+    for source, target in reference["q1_2_graph"]:
+        assert json.dumps([source, target]) not in text
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.iterdir() if (p / "hw1_written.yaml").is_file()))
+def test_answers_with_full_marks_have_the_right_format(
+    sample: str, formats: list[dict[str, Any]], rubric: Rubric
+) -> None:
+    """No answer that earns its part's full points in a sample is flagged (e.g. equivalent forms)."""
+    parts = json.loads((SAMPLES / sample / "expected.json").read_text(encoding="utf-8"))["parts"]
+    full = {item.answer for item in rubric.items_of("written") if parts.get(item.part) == item.points}
+    check = check_written("hw1_written.yaml", SAMPLES / sample / "hw1_written.yaml", "not found", formats)
+    flagged = [answer.text() for answer in check.answers
+               if answer.key.split(".")[0] in full and answer.status != "OK format"]
+    assert not flagged, flagged

@@ -1,15 +1,21 @@
-"""`grader validate` proves the rubric, and fails when a reference or a total is broken."""
+"""`grader validate` proves the rubric, and fails when a reference or a total is broken.
+
+It finds the sample submissions the same way wherever the rubric is, and without them still
+runs the proofs that do not need them.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RUBRIC
+from conftest import RUBRIC, SAMPLES
 
+from grader.cli import main
 from grader.validate import validate_rubric
 
 
@@ -47,3 +53,41 @@ def test_validate_fails_when_a_reference_is_broken(monkeypatch: pytest.MonkeyPat
     assert not report.ok
     failed = [line for line in report.lines if line.startswith("FAIL")]
     assert any("q1_3_hessian: the reference earns full marks" in line for line in failed), failed
+
+
+def test_validate_finds_the_samples_for_a_rubric_elsewhere(tmp_path: Path) -> None:
+    """A rubric outside the checkout is proved against the checkout's samples, all of them."""
+    elsewhere = tmp_path / "course" / "rubric.yaml"
+    elsewhere.parent.mkdir()
+    shutil.copy(RUBRIC, elsewhere)
+    report = validate_rubric(elsewhere)
+    assert report.ok and report.skipped == 0, report.lines
+    assert any("q1_1: the reference earns full marks" in line for line in report.lines)
+    assert any("the untouched template earns 0" in line for line in report.lines)
+
+
+def test_validate_without_samples_says_so_and_runs_the_rest(tmp_path: Path) -> None:
+    """No reference/ in the samples folder: two SKIP lines naming it, every other proof runs."""
+    report = validate_rubric(RUBRIC, samples=tmp_path)
+    skips = [line for line in report.lines if line.startswith("SKIP")]
+    assert len(skips) == 2 and str(tmp_path) in skips[0] and "--samples" in skips[0], skips
+    assert report.ok and report.skipped == 2
+    assert any("each reference satisfies its problem" in line for line in report.lines)
+    assert any("q1_1: an empty submission earns 0" in line for line in report.lines)
+    assert not any("the reference earns full marks" in line and line.startswith("PASS") for line in report.lines)
+
+
+def test_validate_takes_the_assignment_folder_or_its_parent(tmp_path: Path) -> None:
+    """--samples may name sample_submissions/hw1 or sample_submissions itself."""
+    report = validate_rubric(RUBRIC, samples=SAMPLES.parent)
+    assert report.ok and report.skipped == 0, report.lines
+
+
+def test_validate_accepts_the_rubric_option(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`--rubric FILE`, as every other command; two different rubrics are an error."""
+    assert main(["validate", "--rubric", str(RUBRIC), "--samples", str(SAMPLES)]) == 0
+    assert "0 failed" in capsys.readouterr().out
+    assert main(["validate", str(RUBRIC), "--rubric", str(tmp_path / "other.yaml")]) == 2
+    assert capsys.readouterr().err.startswith("grader: error: two rubrics given")
+    assert main(["validate", "--samples", str(tmp_path / "missing")]) == 2
+    assert "--samples" in capsys.readouterr().err

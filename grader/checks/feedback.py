@@ -6,6 +6,7 @@ exactly what Gradescope says. Imports only numpy, the sandbox's data types and a
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -14,18 +15,49 @@ from grader.checks.arrays import describe
 from grader.outcome import Outcome
 from grader.sandbox.session import Call, CallResult, Ref, SessionReport, TestFunction
 
+# Inputs are shown on one line and kept short, so that the verdict after them (which entries
+# differ, expected and got) stays readable; the exact public inputs are in public_checks.json.
+_FULL_ENTRIES = 16  # an array of at most this many entries is shown in full...
+_FULL_CHARS = 160  # ...if it fits in this many characters
+_HEAD_ENTRIES = 4  # else its shape and first entries (the first row of an (N, 4) batch)
+_DICT_CHARS = 200  # a dict of arrays longer than this shows its arrays' shapes only
+QUOTE = "    "
+"""Indent of text quoted from the student's code (tracebacks, printed output) in feedback."""
+
+
+def _show_array(value: np.ndarray) -> str:
+    """An array on one line: in full if small (exact: edge values such as -1 - 1e-12 must show)."""
+    if value.dtype.kind not in "biuf":
+        return describe(value)
+    full = repr(value.tolist())  # Python floats print the shortest exact form
+    if value.size <= _FULL_ENTRIES and len(full) <= _FULL_CHARS:
+        return f"array{value.shape} {full}"
+    head = ", ".join(f"{v:.6g}" for v in value.ravel()[:_HEAD_ENTRIES].tolist())
+    return f"array{value.shape} starting {head}, …"
+
 
 def show_value(value: Any) -> str:
-    """A compact rendering of an input, for feedback on visible items."""
+    """A compact one-line rendering of an input, for feedback on visible items."""
     if isinstance(value, np.ndarray):
-        if value.size <= 20:  # small inputs in full: edge values such as -1 - 1e-12 must show
-            with np.printoptions(floatmode="unique", linewidth=100):
-                return f"array{value.shape} {np.array2string(value, separator=', ')}"
-        with np.printoptions(precision=4, threshold=20, edgeitems=2, linewidth=100):
-            return f"array{value.shape} {np.array2string(value, separator=', ')}"
+        return _show_array(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {show_value(v)}" for k, v in value.items()) + "}"
-    return repr(value)
+        shown = "{" + ", ".join(f"{k!r}: {show_value(v)}" for k, v in value.items()) + "}"
+        if len(shown) <= _DICT_CHARS:
+            return shown
+        # Too long to read: the keys and shapes say which input it is.
+        return "{" + ", ".join(f"{k!r}: {_shape(v)}" for k, v in value.items()) + "}"
+    text = repr(value)
+    return text if len(text) <= _FULL_CHARS else text[: _FULL_CHARS - 1] + "…"
+
+
+def _shape(value: Any) -> str:
+    """`array(3, 4)` for an array, else the value as `show_value` shows it."""
+    return f"array{value.shape}" if isinstance(value, np.ndarray) else show_value(value)
+
+
+def quoted(text: str) -> str:
+    """Text from the student's code, indented so that a reader (and the kit's report) tells it apart."""
+    return textwrap.indent(text.strip("\n"), QUOTE, lambda line: True)
 
 
 def describe_call(call: Call, show_inputs: bool) -> str:
@@ -50,11 +82,11 @@ def call_problem(call: Call, result: CallResult | None, show_inputs: bool) -> st
         return f"{call.function} is not implemented yet (it raises NotImplementedError)."
     if result is None or result.status == "not_run":
         return f"{call.function} was not called: the notebook ran out of time or crashed before it."
-    output = f"\nIt printed:\n{result.output.strip()}" if result.output.strip() else ""
+    output = f"\nIt printed:\n{quoted(result.output)}" if result.output.strip() else ""
     messages = {
         "missing": f"The notebook does not define {call.function} (check its name, and that the cell "
                    "defining it runs without an error).",
-        "error": f"Calling {called} raised an error:\n{result.message}{output}",
+        "error": f"Calling {called} raised an error:\n{quoted(result.message)}{output}",
         "timeout": f"Calling {called} did not finish within {call.timeout:g} s.",
         "crashed": f"Calling {called} crashed the Python process ({result.message}).",
         "bad_value": f"{called} returned a value the grader cannot read: {result.message}",

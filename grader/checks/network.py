@@ -25,7 +25,7 @@ ACTIVATIONS = ("hard_threshold", "indicator")
 # lower case with spaces, underscores and hyphens removed. Other names are not guessed: problem
 # 1.1 calls the function "hard threshold", never "step" (a step function may be 1 at 0).
 # "step" too: the problem defines the hard threshold as I(z > 0), which is the notebook's step(z).
-_ACTIVATION_SPELLINGS = {"hardthreshold": "hard_threshold", "step": "hard_threshold", "indicator": "indicator"}
+ACTIVATION_SPELLINGS = {"hardthreshold": "hard_threshold", "step": "hard_threshold", "indicator": "indicator"}
 _SHAPE_WORDS = {"W1": "3 rows of 4 numbers", "b1": "3 numbers", "w2": "3 numbers", "b2": "a single number"}
 SCALES = (1e-6, 1e-3, 1.0, 1e3, 1e6)
 
@@ -65,7 +65,7 @@ def activation_name(value: Any) -> str | None:
     """The activation a student's name means (`Hard threshold` -> hard_threshold), or None."""
     if not isinstance(value, str) or len(value) > 40:
         return None
-    return _ACTIVATION_SPELLINGS.get(re.sub(r"[\s_-]+", "", value.lower()))
+    return ACTIVATION_SPELLINGS.get(re.sub(r"[\s_-]+", "", value.lower()))
 
 
 def read_network(value: Any, *, phi1: str | None = None, phi2: str | None = None) -> ThresholdNetwork | str:

@@ -29,18 +29,18 @@ import numpy as np
 from grader.checks.arrays import as_float_array, describe, dict_mismatches, mismatch
 from grader.checks.feedback import call_problem, describe_call, notebook_summary, score_cases
 from grader.errors import GraderError, StudentFileError
-from grader.kit.report import Row, print_report
+from grader.kit.report import FULL_OPTION, Row, print_report
+from grader.kit.written_format import WrittenCheck, check_written
 from grader.notebook import load_code_cells
 from grader.outcome import Outcome
 from grader.sandbox import wire
 from grader.sandbox.session import Call, CallResult, Ref, SessionLimits, SessionReport, TestFunction, run_session
 from grader.submission import Submission, open_submission
 from grader.weights import SHAPES, load_weights, validate_weights
-from grader.yamlio import answer_file_problems
 
 __all__ = ["Kit", "KitError", "check", "load_kit", "main"]
 
-KIT_FORMAT = 1
+KIT_FORMAT = 2  # 2: kit.json holds each written answer's format, not only its key
 KIT_DATA = "kit.json"
 PUBLIC_CHECKS = "public_checks.json"
 
@@ -98,7 +98,7 @@ class Kit:
 
     title: str
     files: Mapping[str, str]
-    written_keys: tuple[str, ...]
+    written_formats: tuple[Mapping[str, Any], ...]
     limits: SessionLimits
     call_timeout: float
     items: tuple[PublicItem, ...]
@@ -117,7 +117,7 @@ def load_kit(package_dir: Path) -> Kit:
                                 notebook_timeout=float(limits["notebook_timeout"]),
                                 memory_mb=int(limits["memory_mb"]),
                                 extra_packages=tuple(limits["extra_packages"]))
-        return Kit(str(data["title"]), dict(data["files"]), tuple(data["written_keys"]), session,
+        return Kit(str(data["title"]), dict(data["files"]), tuple(data["written_formats"]), session,
                    float(limits["call_timeout"]), tuple(_public_item(item) for item in checks),
                    tuple(_weights_item(item) for item in data["weights"]))
     except (KeyError, TypeError, ValueError, wire.WireError) as exc:
@@ -328,15 +328,15 @@ def _judge_weights(plan: _WeightsPlan, results: Results, weights_name: str) -> O
 
 # ---------------------------------------------------------------- the whole check
 
-def check(path: Path, kit: Kit, out: TextIO, *, isolation: str | None = None) -> int:
+def check(path: Path, kit: Kit, out: TextIO, *, isolation: str | None = None, full: bool = False) -> int:
     """Run the public checks on the submission at `path` and print the table; 0 whatever the score."""
     with tempfile.TemporaryDirectory(prefix="kit-check-") as workdir:
         located = locate(path, kit.files, Path(workdir))
         rows, notes, layer = _run(located, kit, isolation)
-        written = _written_problems(located, kit)
+        written = _written_check(located, kit)
     shown = path if path.is_file() else located.root
-    print_report(out, root=str(shown), rows=rows, notes="\n\n".join(notes), layer=layer,
-                 written_name=kit.files.get("written"), written_problems=written)
+    print_report(out, root=str(shown), rows=rows, notes="\n\n".join(notes), layer=layer, written=written,
+                 full=full)
     return 0
 
 
@@ -384,10 +384,13 @@ def _row(item_id: str, points: float, outcome: Outcome, hint: str, *, estimate: 
     return Row(item_id, round(points * outcome.fraction, 4), points, outcome.passed, feedback, estimate)
 
 
-def _written_problems(located: Submission, kit: Kit) -> list[str]:
-    """What is wrong with the written-answers file's shape (the answers are graded on Gradescope)."""
+def _written_check(located: Submission, kit: Kit) -> WrittenCheck | None:
+    """Each written answer's format (the answers themselves are graded on Gradescope)."""
+    name = kit.files.get("written")
+    if name is None:
+        return None
     reason = located.problems.get("written", "the written-answers file was not found.")
-    return answer_file_problems(located.files.get("written"), reason, kit.written_keys)
+    return check_written(name, located.files.get("written"), reason, kit.written_formats)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -399,13 +402,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the folder (or zip) holding your files (default: the current folder)")
     parser.add_argument("--isolation", choices=("namespaces", "uid", "rlimits"), default=None,
                         help="how to isolate your notebook's process (default: the strongest available)")
+    parser.add_argument(FULL_OPTION, action="store_true",
+                        help="print every feedback message in full (tracebacks and printed output too)")
     args = parser.parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A Windows console's code page cannot show every character a notebook may print.
         sys.stdout.reconfigure(errors="replace")
     try:
         kit = load_kit(Path(__file__).resolve().parent)
-        return check(args.path, kit, sys.stdout, isolation=args.isolation)
+        return check(args.path, kit, sys.stdout, isolation=args.isolation, full=args.full)
     except GraderError as exc:
         print(f"check: error: {exc}", file=sys.stdout)
         return 2

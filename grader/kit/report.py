@@ -6,10 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["Row", "first_lines", "print_report"]
+from grader.checks.feedback import QUOTE
+from grader.kit.written_format import OK, WrittenCheck
 
-_FEEDBACK_LINES = 2
-_FEEDBACK_WIDTH = 100
+__all__ = ["Row", "feedback_lines", "print_report"]
+
+# The grader's own lines (verdicts: which entries differ, expected and got; hints) are always
+# shown in full. Only text quoted from the student's code (a traceback, printed output) is
+# shortened: its last lines, where the error is, each cut to the table's width.
+_QUOTED_LINES = 4
+_QUOTED_WIDTH = 100
+FULL_OPTION = "--full"
 
 
 @dataclass(frozen=True)
@@ -24,16 +31,37 @@ class Row:
     estimate: bool = False  # scored differently here than on Gradescope (see its feedback)
 
 
-def first_lines(text: str) -> list[str]:
-    """The first non-blank lines of a feedback text, each cut to the table's width."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()][:_FEEDBACK_LINES]
-    width = _FEEDBACK_WIDTH
-    return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
+def feedback_lines(text: str, *, full: bool = False) -> list[str]:
+    """The non-blank lines of a feedback text to print: all of them if `full`, else see above."""
+    lines = [line.rstrip() for line in text.strip("\n").splitlines() if line.strip()]
+    if full:
+        return lines
+    shown: list[str] = []
+    quoted: list[str] = []
+    for line in [*lines, ""]:  # the empty last line ends a quoted block at the end
+        if line.startswith(QUOTE):
+            quoted.append(line)
+            continue
+        shown += _shorten(quoted)
+        quoted = []
+        if line:
+            shown.append(line)
+    return shown
+
+
+def _shorten(quoted: list[str]) -> list[str]:
+    """A quoted block's last lines, each cut to the table's width, after a count of those left out."""
+    kept = [line if len(line) <= _QUOTED_WIDTH else line[: _QUOTED_WIDTH - 1] + "…"
+            for line in quoted[-_QUOTED_LINES:]]
+    left_out = len(quoted) - len(kept)
+    if left_out:
+        kept.insert(0, f"{QUOTE}… ({left_out} more line{'s' * (left_out > 1)}; {FULL_OPTION} shows them)")
+    return kept
 
 
 def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, layer: str | None,
-                 written_name: str | None, written_problems: Sequence[str]) -> None:
-    """The table of public items, the public total, the isolation layer and the written file."""
+                 written: WrittenCheck | None, full: bool = False) -> None:
+    """The table of public items, the public total, the isolation layer and the written answers."""
     width = max([len("item"), *(len(row.item_id) for row in rows)])
     print(f"Public checks of {root}\n", file=out)
     print(f"{'item':<{width}}  {'points':>11}  result", file=out)
@@ -42,7 +70,7 @@ def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, lay
         points = f"{round(row.score, 2):g}/{row.max_score:g}"
         verdict = ("PASS" if row.passed else "FAIL") + (" (estimate)" if row.estimate else "")
         print(f"{row.item_id:<{width}}  {points:>11}  {verdict}", file=out)
-        for line in first_lines(row.feedback):
+        for line in feedback_lines(row.feedback, full=full):
             print(f"{'':<{width}}    {line}", file=out)
     print("-" * (width + 28), file=out)
     score = sum(row.score for row in rows)
@@ -55,8 +83,21 @@ def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, lay
         print(f"\nNotes:\n{notes.strip()}", file=out)
     shown_layer = layer or "none (no notebook code was run)"
     print(f"\nIsolation layer used for your notebook: {shown_layer}", file=out)
-    if written_name and not written_problems:
-        print(f"Written answers: {written_name} parses and has every expected key "
-              "(graded on Gradescope after the due date).", file=out)
-    for problem in written_problems if written_name else []:
+    if written is not None:
+        _print_written(out, written)
+
+
+def _print_written(out: TextIO, written: WrittenCheck) -> None:
+    """Why the written-answers file cannot be read, or each answer's format."""
+    for problem in written.problems:
         print(f"Written answers: {problem}", file=out)
+    if written.problems:
+        return
+    keys = "" if any(answer.missing for answer in written.answers) else " and has every expected key"
+    print(f"Written answers: {written.name} parses{keys}. The format of each answer (the answers "
+          "themselves are graded on Gradescope after the due date):", file=out)
+    width = max((len(answer.key) for answer in written.answers), default=0)
+    for answer in written.answers:
+        print(f"  {answer.key:<{width}}  {answer.text()}", file=out)
+    if all(answer.status == OK for answer in written.answers):
+        print("  Every answer has the expected format.", file=out)
