@@ -3,8 +3,8 @@
 Each submission is graded on its own (its own sandboxed child process, its own temporary
 folder) and its results.json is written atomically as soon as it is done, so a run killed at
 any moment loses nothing. A re-run skips a submission only when its results.json carries the
-same fingerprint (grader version, rubric, salt and the submission's files): anything changed
-is graded again.
+same fingerprint (grader code and version, references, rubric, isolation layer, salt and the
+submission's files): anything changed is graded again.
 """
 
 from __future__ import annotations
@@ -261,13 +261,42 @@ def finished_row(source: SubmissionSource, rubric: Rubric, out_dir: Path) -> Bat
 
 
 def grading_key(rubric: Rubric, options: GradeOptions) -> bytes:
-    """What every grade of a batch depends on besides the submission: grader, rubric, salt."""
+    """What every grade of a batch depends on besides the submission.
+
+    The grader's code and the reference solutions (a fixed reference or check changes grades
+    without a new version number), the rubric, the isolation layer (a grade made without
+    isolation is not reused by a run with it) and the salt.
+    """
+    from grader.sandbox.isolation import IsolationError, choose_layer
+
     digest = hashlib.sha256(f"grader {__version__}\0".encode())
+    for package in _code_packages(rubric):
+        for source in sorted(package.rglob("*.py")):
+            _add_chunk(digest, os.fsencode(source.relative_to(package.parent).as_posix()))
+            _add_chunk(digest, source.read_bytes())
+    try:
+        layer = choose_layer(options.isolation)
+    except IsolationError as exc:
+        layer = f"unavailable: {exc}"  # the grade then fails the same way, and is not reused
+    _add_chunk(digest, layer.encode())
     _add_chunk(digest, rubric.path.read_bytes())
     # Hidden inputs are drawn from the salt; only its hash enters, so results.json reveals nothing.
     salt = options.salt if options.salt is not None else private_salt()[0]
     _add_chunk(digest, hashlib.sha256(salt.encode()).digest())
     return digest.digest()
+
+
+def _code_packages(rubric: Rubric) -> list[Path]:
+    """The folders of the grader package and of the packages holding the rubric's references."""
+    import importlib.util
+
+    folders = [Path(__file__).resolve().parent]
+    for module in (rubric.written_reference.partition(":")[0], rubric.code_reference):
+        spec = importlib.util.find_spec(module.split(".")[0])
+        for location in (spec.submodule_search_locations or []) if spec is not None else []:
+            if Path(location).resolve() not in folders:
+                folders.append(Path(location).resolve())
+    return folders
 
 
 def results_fingerprint(path: Path, key: bytes, exclude: Path | None = None) -> str:

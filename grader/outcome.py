@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 40
+_BRIEF.maxlist = _BRIEF.maxdict = _BRIEF.maxtuple = 4
+_BRIEF.maxlevel = 3
+
+
+def brief(value: object) -> str:
+    """A short text of a student's value for feedback, built without ever formatting all of it.
+
+    (`str(value)[:40]` would first format the whole value: a list of thousands of aliased
+    200 KB strings is gigabytes of text.)
+    """
+    return _BRIEF.repr(value)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ WITHHELD = "withheld: this input is the grader's answer to a hidden item"
 WRITTEN_TEMPLATE = """\
 # Homework 1: machine-graded answers to the written problems.
 # Fill in every value below and keep every key exactly as written: the autograder reads this
-# file by key. Numbers are plain integers or decimals (0.25, not 1/4); lists are written
+# file by key. Numbers are integers, decimals or fractions (0.25 or 1/4); lists are written
 # [a, b, c]. Expressions are strings in quotes: write products as 5*a*b or 5 a b and
 # powers as a^2 or a**2 (they are compared by meaning; nothing you type is ever run as code).
 # Submit this file as hw1_written.yaml next to hw1_code.ipynb and hw1_weights.npz.

@@ -9,6 +9,7 @@ expanding anything, so an alias bomb ("billion laughs") is refused before a valu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 
 
 MAX_EXPANDED_NODES = 10_000
+SCALAR_CHARS_PER_VALUE = 100
 """Values (scalars, lists, mappings, keys included) a student's file may stand for, aliases expanded."""
 
 
@@ -112,7 +114,8 @@ def _check_events(text: str, max_depth: int, max_nodes: int = MAX_EXPANDED_NODES
         if total > max_nodes:
             raise StudentFileError(
                 f"line {line}: with its aliases (*name) expanded, the file stands for more than "
-                f"{max_nodes:,} values; write the answers out without aliases."
+                f"{max_nodes:,} values (a long text counts one per {SCALAR_CHARS_PER_VALUE} characters); "
+                "write the answers out without aliases."
             )
         if stack:
             stack[-1].size += size
@@ -128,9 +131,12 @@ def _check_events(text: str, max_depth: int, max_nodes: int = MAX_EXPANDED_NODES
             if name in anchors:  # else the composer reports the undefined alias
                 count(*anchors[name], line, alias=name)
         elif isinstance(event, yaml.ScalarEvent):
-            count(1, 0, line)
+            # A long text counts as one value per 100 characters: one 200 KB string repeated
+            # through aliases must not stand for gigabytes of expanded text.
+            size = 1 + len(event.value) // SCALAR_CHARS_PER_VALUE
+            count(size, 0, line)
             if event.anchor is not None:
-                anchors[str(event.anchor)] = (1, 0)
+                anchors[str(event.anchor)] = (size, 0)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if len(stack) + 1 > max_depth:
                 raise StudentFileError(f"line {line}: nested more than {max_depth} levels deep.")
@@ -173,9 +179,11 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark is not None else "somewhere"
         if exc.problem and "tag" in exc.problem:
+            found = re.search(r"tag '?([^'\s]+)", exc.problem)
+            shown = found.group(1) if found else "?"
             raise StudentFileError(
-                f"{name}, {where}: uses a YAML tag ({exc.problem.split('tag')[-1].strip()}) "
-                "that is not allowed; write plain numbers, lists and strings."
+                f"{name}, {where}: uses a YAML tag ({shown}) that is not allowed; write plain "
+                "numbers, lists and strings."
             ) from None
         raise StudentFileError(f"{name}, {where}: {exc.problem}") from None
     except DuplicateKeyError as exc:
@@ -190,5 +198,6 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
     except (ValueError, OverflowError) as exc:
         # PyYAML's constructors raise these for values it parses but cannot build (a date
         # 2024-13-45, an integer of thousands of digits).
-        raise StudentFileError(f"{name} has a value that cannot be read ({str(exc)[:200]}); "
+        reason = "an integer with too many digits" if "int_max_str_digits" in str(exc) else str(exc)[:200]
+        raise StudentFileError(f"{name} has a value that cannot be read ({reason}); "
                                "quote it if it is meant as text.") from None

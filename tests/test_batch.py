@@ -27,6 +27,7 @@ from grader.cli import main
 from grader.engine import GradeOptions
 from grader.errors import GraderError
 from grader.rubric import Rubric, load_rubric
+from grader.sandbox import available_layers
 
 WRITTEN_ONLY = ["answer_key", "expression_injection", "yaml_python_tags"]
 EXPORT_YAML = """\
@@ -222,6 +223,34 @@ def test_changed_rubric_regrades_everything(tmp_path: Path, monkeypatch: pytest.
     assert sorted(graded) == sorted(WRITTEN_ONLY)
     document = assert_valid_results(out / "answer_key" / "results.json", changed)
     assert {t["extra_data"]["item"]: t["max_score"] for t in document["tests"]}["q1_1"] == 12
+
+
+def test_changed_code_or_references_or_layer_change_the_grading_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rubric: Rubric
+) -> None:
+    """A fixed reference or check changes grades without a new version: results are not reused."""
+    import grader.batch as batch
+
+    package = tmp_path / "reference_solutions"
+    package.mkdir()
+    (package / "written.py").write_text("HESSIAN_V = (4, 2, 5)\n", encoding="utf-8")
+    monkeypatch.setattr(batch, "_code_packages", lambda rubric: [package])
+    options = GradeOptions(isolation="rlimits", salt="s")
+    before = batch.grading_key(rubric, options)
+    (package / "written.py").write_text("HESSIAN_V = (4, 2, 6)\n", encoding="utf-8")
+    assert batch.grading_key(rubric, options) != before
+    assert batch.grading_key(rubric, options) == batch.grading_key(rubric, options)
+    if "uid" in available_layers() or "namespaces" in available_layers():
+        stronger = next(layer for layer in ("namespaces", "uid") if layer in available_layers())
+        isolated = GradeOptions(isolation=stronger, salt="s")
+        assert batch.grading_key(rubric, isolated) != batch.grading_key(rubric, options)
+
+
+def test_the_grading_key_covers_the_grader_and_the_references(rubric: Rubric) -> None:
+    import grader.batch as batch
+
+    names = {folder.name for folder in batch._code_packages(rubric)}
+    assert names == {"grader", "reference_solutions"}
 
 
 def test_results_without_fingerprint_are_regraded(

@@ -637,6 +637,30 @@ def test_kit_holds_no_written_reference_answer(kit: dict[str, str], rubric: Rubr
         assert json.dumps([source, target]) not in text
 
 
+def test_public_checks_do_not_reveal_a_written_answer(kit: dict[str, str], rubric: Rubric) -> None:
+    """No visible item's input or expected output is a written reference array (the 1.3 Hessian, z)."""
+    reference = rubric.load_written_reference()
+    answers = [np.asarray(value, dtype=float) for value in reference.values()
+               if isinstance(value, list) and np.asarray(value).dtype.kind in "iuf"]
+    assert answers, "the written reference has arrays to look for"
+
+    def arrays(node: Any) -> Iterator[np.ndarray]:
+        if isinstance(node, dict):
+            for value in node.values():
+                yield from arrays(value)
+        elif isinstance(node, list):
+            candidate = np.asarray(node, dtype=object)
+            if candidate.size and all(isinstance(v, (int, float)) for v in candidate.ravel().tolist()):
+                yield candidate.astype(float)
+            for value in node:
+                yield from arrays(value)
+
+    for found in arrays(json.loads(kit["public_checks.json"])):
+        for answer in answers:
+            same = found.shape == answer.shape and np.allclose(found, answer)
+            assert not same, f"public_checks.json holds a written answer: {answer.tolist()}"
+
+
 @pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.iterdir() if (p / "hw1_written.yaml").is_file()))
 def test_answers_with_full_marks_have_the_right_format(
     sample: str, formats: list[dict[str, Any]], rubric: Rubric

@@ -386,7 +386,11 @@ def _alias_levels(levels: int, width: int) -> str:
     (_alias_levels(4, 10), "more than 10,000 values"),
     ("a: &a [1, *a]\n", "contains it"),
     ("a: &a [[[[[[[[[[[[1]]]]]]]]]]]]\nb: [[[[[[[[[[*a]]]]]]]]]]\n", "levels deep through the alias *a"),
-    ("a: &a " + "[" * 5 + "1" + "]" * 5 + "\nb: !!python/object/apply:os.system [*a]\n", "tag"),
+    ("a: &a " + "[" * 5 + "1" + "]" * 5 + "\nb: !!python/object/apply:os.system [*a]\n",
+     "uses a YAML tag (tag:yaml.org,2002:python/object/apply:os.system) that is not allowed"),
+    # One long text repeated through aliases: few values, gigabytes of text once expanded.
+    ("q1_2_graph:\n- [&s " + "Z" * 200_000 + ", x]\n" + "".join(f"- [*s, q{i}]\n" for i in range(10)),
+     "a long text counts one per 100 characters"),
 ])
 def test_alias_bombs_recursion_and_depth_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
     path = tmp_path / "hw1_written.yaml"
@@ -394,6 +398,15 @@ def test_alias_bombs_recursion_and_depth_are_refused(tmp_path: Path, text: str, 
     with pytest.raises(StudentFileError) as info:
         load_untrusted_yaml(path)
     assert fragment in str(info.value) and "hw1_written.yaml" in str(info.value)
+
+
+def test_feedback_never_formats_a_whole_huge_answer() -> None:
+    """A huge value in a wrong place is described in a few dozen characters, quickly."""
+    huge = [["Z" * 100_000] * 1000, "x", "y"]  # 100 MB if formatted in full
+    start = time.perf_counter()
+    outcome = compare_graphs([huge], [("x", "a1")], {}, [])
+    assert time.perf_counter() - start < 0.5
+    assert len(outcome.feedback) < 400 and "is not a [from, to] pair" in outcome.feedback
 
 
 def test_the_billion_laughs_file_is_refused_quickly(tmp_path: Path) -> None:

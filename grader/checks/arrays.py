@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.outcome import brief
+
 _MAX_SHOWN = 6
 
 
@@ -41,7 +43,7 @@ def _entry_name(what: str, index: tuple[int, ...]) -> str:
     suffix = "".join(f"[{i}]" for i in index)
     if re.fullmatch(r"[\w.'\[\]]+", what):
         return what + suffix
-    return f"entry {suffix} of {what}"
+    return f"entry {suffix} of {what}" if suffix else what[:1].upper() + what[1:]
 
 
 def _scalar(value: Any, what: str, index: tuple[int, ...]) -> float:
@@ -145,7 +147,7 @@ def describe(value: Any) -> str:
         return f"a list of length {len(value)}"
     if isinstance(value, dict):
         return f"a mapping with keys {sorted(map(str, value))[:8]}"
-    return f"{type(value).__name__} {str(value)[:40]}"
+    return f"{type(value).__name__} {brief(value)}"
 
 
 def squeeze_to(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

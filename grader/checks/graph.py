@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from grader.outcome import Outcome
+from grader.outcome import Outcome, brief
 
 IGNORED = "\0ignored"
 """What `normalise_node` returns for a weight or bias node (allowed, and left out)."""
@@ -74,11 +74,11 @@ def read_edges(
         return edges, ["q1_2_graph should be a list of [from, to] pairs."]
     for position, entry in enumerate(answer, start=1):
         if not isinstance(entry, list) or len(entry) != 2:
-            notes.append(f"entry {position} is not a [from, to] pair: {str(entry)[:40]}")
+            notes.append(f"entry {position} is not a [from, to] pair: {brief(entry)}")
             continue
         source, target = (normalise_node(node, table) for node in entry)
         if source is None or target is None:
-            notes.append(f"entry {position} has a node that is not a name: {str(entry)[:40]}")
+            notes.append(f"entry {position} has a node that is not a name: {brief(entry)}")
             continue
         if IGNORED in (source, target):
             continue  # weight and bias nodes are allowed and ignored

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.checks.arrays import describe, read_numbers, squeeze_to
 from grader.checks.registry import WrittenContext, register
-from grader.outcome import Outcome
+from grader.outcome import Outcome, brief
 from grader.seeds import derive_seed
 
 ACTIVATIONS = ("hard_threshold", "indicator")
@@ -98,7 +98,7 @@ def read_network(value: Any, *, phi1: str | None = None, phi2: str | None = None
         if written is None:
             return f"The network has no {key}; write {' or '.join(ACTIVATIONS)}."
         if name is None:
-            return f"{key} should be one of {', '.join(ACTIVATIONS)}; got {str(written)[:40]!r}."
+            return f"{key} should be one of {', '.join(ACTIVATIONS)}; got {brief(written)}."
         names.append(name)
     return ThresholdNetwork(arrays["W1"], arrays["b1"], arrays["w2"], float(arrays["b2"]), names[0], names[1])
 

@@ -84,7 +84,9 @@ def _vector_pairs(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
 
 
 def _vectors(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
-    return [(np.array([4.0, 2.0, 5.0]),), (rng.normal(size=int(rng.integers(2, 30))),)]
+    # Not the written problem's v = [4, 2, 5]: a visible item's expected output would be the
+    # 1.3 Hessian, a written answer graded after the due date.
+    return [(np.array([1.0, -3.0, 2.0]),), (rng.normal(size=int(rng.integers(2, 30))),)]
 
 
 def _counts(rng: np.random.Generator, ref: ModuleType) -> list[Args]:

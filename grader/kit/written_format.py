@@ -19,6 +19,7 @@ from grader.checks.arrays import as_float_array, describe, squeeze_to
 from grader.checks.graph import NodeTable, read_edges
 from grader.errors import StudentFileError
 from grader.kit.expression_syntax import Mode, expression_problem
+from grader.outcome import brief
 from grader.yamlio import load_untrusted_yaml
 
 __all__ = ["OK", "PROBLEM", "UNANSWERED", "AnswerFormat", "WrittenCheck", "check_written", "lookup"]
@@ -133,7 +134,7 @@ def _network(value: Any, spec: Mapping[str, Any]) -> str | None:
             return f"{key} is empty; write one of {', '.join(names)}"
         accepted = {_spelling(name) for name in [*names, *spec.get("spellings", ())]}
         if _spelling(value[key]) not in accepted:
-            return f"{key} should be one of {', '.join(names)}; got {str(value[key])[:40]!r}"
+            return f"{key} should be one of {', '.join(names)}; got {brief(value[key])}"
     return None
 
 
