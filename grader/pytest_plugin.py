@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker; build and register the reporter only when asked."""
-    config.addinivalue_line("markers", "points(value, part, visibility='visible', name=None): "
+    config.addinivalue_line("markers", "points(value, part, visibility='visible', name=None, title=None): "
                                        "score this test as a rubric item")
     if config.getoption("--grade-submission", None) is None:
         return
@@ -90,6 +90,13 @@ class RubricTestItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         """Where the item is defined: the rubric's line."""
         return self.reporter.rubric.path, self.rubric_item.line - 1, f"rubric item {self.rubric_item.id}"
+
+
+def _title(test: pytest.Item, marker: pytest.Mark) -> str:
+    """What students see as the check's name: `title=`, else the test's docstring line, else its name."""
+    doc = getattr(getattr(test, "obj", None), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    return str(marker.kwargs.get("title") or first or test.name)
 
 
 def _failure_message(report: pytest.TestReport) -> str:
@@ -169,7 +176,7 @@ class GradingReporter:
             points = float(marker.args[0] if marker.args else marker.kwargs["value"])
             part = str(marker.kwargs.get("part", "custom"))
             custom = Item(
-                id=str(marker.kwargs.get("name", test.name)), part=part, title=test.name, points=points,
+                id=str(marker.kwargs.get("name", test.name)), part=part, title=_title(test, marker), points=points,
                 visibility=marker.kwargs.get("visibility", "visible"), check="pytest", kind="notebook",
                 params={}, line=0,
             )

@@ -39,12 +39,11 @@ def run_check(path: Path, rubric_path: Path, out: TextIO, *, full: bool = False,
     from grader.engine import GradeOptions, grade
     from grader.paths import secret_paths
     from grader.rubric import load_rubric
-    from grader.submission import open_submission
+    from grader.submission import open_submission, require_submission_path
 
     try:
         rubric = load_rubric(rubric_path)
-        if not path.exists():
-            raise GraderError(f"{path}: no such folder or zip")
+        require_submission_path(path, rubric.files)
         with tempfile.TemporaryDirectory(prefix="grader-check-") as workdir:
             submission = open_submission(path, dict(rubric.files), Path(workdir))
             options = GradeOptions(visible_only=True, secret_paths=secret_paths(rubric.path), isolation=isolation)
@@ -53,7 +52,7 @@ def run_check(path: Path, rubric_path: Path, out: TextIO, *, full: bool = False,
     except GraderError as exc:
         print(f"grader check: error: {exc}", file=out)
         return 2
-    _print_report(report, written, out, full)
+    _print_report(report, written, out, full, path.resolve())
     return 0
 
 
@@ -68,8 +67,8 @@ def written_check(submission: Submission, rubric: Rubric) -> WrittenCheck | None
     return check_written(name, submission.files.get("written"), reason, written_formats(rubric))
 
 
-def _print_report(report: GradeReport, written: WrittenCheck | None, out: TextIO, full: bool) -> None:
+def _print_report(report: GradeReport, written: WrittenCheck | None, out: TextIO, full: bool, shown: Path) -> None:
     """The table of public items, the public total, the isolation layer and the written answers."""
     rows = [Row(r.item.id, r.score, r.max_score, r.passed, r.feedback) for r in report.results]
-    print_report(out, root=str(report.submission.root), rows=rows, notes=report.output,
+    print_report(out, root=str(shown), rows=rows, notes=report.output,
                  layer=report.isolation, written=written, full=full)

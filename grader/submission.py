@@ -127,6 +127,13 @@ def locate_files(root: Path, wanted: Mapping[str, str]) -> tuple[dict[str, Path]
             files[role] = found[0]
             if found[0].name.lower() != file_name.lower():
                 notes.append(_used_note(found[0], file_name))
+            else:
+                # An exact name wins over browser copies; say so, in case the work is in a copy.
+                copies = [c for c in candidates if c != found[0] and _stem_pattern(file_name).match(c.name.lower())]
+                if copies:
+                    shown = ", ".join(_shown(c, root) for c in copies[:_MAX_LISTED])
+                    notes.append(f"Graded {_shown(found[0], root)}; also found {shown}, which was not "
+                                 f"graded. If your work is there, submit it as {file_name} alone.")
         elif found:
             names = ", ".join(_shown(p, root) for p in found)
             problems[role] = (f"Found {len(found)} files that could be {file_name} ({names}); "
@@ -162,6 +169,16 @@ def open_submission(
         raise GraderError(f"{path}: no such submission folder or zip")
     files, problems, notes = locate_files(path, wanted)
     return Submission(label, path, files, problems, tuple(notes), tuple(submitters))
+
+
+def require_submission_path(path: Path, wanted: Mapping[str, str]) -> None:
+    """Refuse a path that cannot be a submission (missing, or a file that is not a zip)."""
+    if not path.exists():
+        raise GraderError(f"{path}: no such folder or zip")
+    if path.is_file() and not is_zip(path):
+        files = ", ".join(wanted.values())
+        raise GraderError(f"{path} is a file, not a folder or a zip: give the folder that holds {files} "
+                          "(for example `.` for the current folder)")
 
 
 def looks_like_submission(path: Path, wanted: Mapping[str, str]) -> bool:

@@ -132,7 +132,7 @@ def _prove_empty(rubric: Rubric, isolation: str | None, report: ValidationReport
     with tempfile.TemporaryDirectory() as empty:
         blank = _grade_folder(Path(empty), rubric, isolation)
     for result in blank.results:
-        report.record(result.score == 0, f"{result.item.id}: an empty submission earns 0 ({result.score:g})")
+        report.record(result.score == 0, f"{result.item.id}: an empty submission earns 0" + _got(result.score))
 
 
 def _prove_template(folder: Path, rubric: Rubric, isolation: str | None, report: ValidationReport) -> None:
@@ -141,4 +141,9 @@ def _prove_template(folder: Path, rubric: Rubric, isolation: str | None, report:
     for result in template.results:
         if result.item.kind == "notebook":
             report.record(result.score == 0,
-                          f"{result.item.id}: the untouched template earns 0 ({result.score:g})")
+                          f"{result.item.id}: the untouched template earns 0" + _got(result.score))
+
+
+def _got(score: float) -> str:
+    """Nothing to add when a proof holds; the score that broke it when it does not."""
+    return "" if score == 0 else f" (it earns {score:g})"

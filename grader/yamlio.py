@@ -189,10 +189,7 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
     except DuplicateKeyError as exc:
         raise StudentFileError(f"{name}, {exc}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise StudentFileError(f"{name} is not valid YAML ({where}: {problem}).") from None
+        raise StudentFileError(_syntax_message(name, exc)) from None
     except RecursionError:
         raise StudentFileError(f"{name} is nested too deeply.") from None
     except (ValueError, OverflowError) as exc:
@@ -201,3 +198,23 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
         reason = "an integer with too many digits" if "int_max_str_digits" in str(exc) else str(exc)[:200]
         raise StudentFileError(f"{name} has a value that cannot be read ({reason}); "
                                "quote it if it is meant as text.") from None
+
+
+_TOKENS = {"scalar": "a value", "stream end": "the end of the file", "block end": "the end of an indented block",
+           "block mapping start": "a new key", "block sequence start": "a new list item", "document start": "---"}
+
+
+def _syntax_message(name: str, exc: yaml.YAMLError) -> str:
+    """Where a YAML syntax error is and, for an unclosed [ or {, where that bracket opened."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    problem = re.sub(r"'<([a-z ]+)>'", lambda m: _TOKENS.get(m.group(1), m.group(1)), problem)
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    text = f"{name} is not valid YAML: {where}{problem}"
+    context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and opened is not None and (mark is None or opened.line != mark.line):
+        # PyYAML notices an unclosed bracket lines later; the student's mistake is where it opened.
+        what = str(context).replace("while parsing a ", "")
+        what = {"flow sequence": "list [", "flow mapping": "mapping {"}.get(what, what)
+        text += f" (the {what} that opens at line {opened.line + 1}, column {opened.column + 1} is not closed)"
+    return text + "."

@@ -54,7 +54,7 @@ def test_broken_yaml_is_in_the_top_level_output(rubric: Rubric, tmp_path: Path) 
     lines = document["output"].splitlines()
     assert lines[0] == FILE_PROBLEMS
     written = next(line for line in lines if "hw1_written.yaml" in line)
-    assert written.startswith("- hw1_written.yaml is not valid YAML (line 4")
+    assert written.startswith("- hw1_written.yaml is not valid YAML: line 4")
     assert document["visibility"] == "visible"
     for fact in _hidden_facts(rubric, document):
         assert fact not in document["output"], fact
@@ -135,6 +135,6 @@ def test_gradescope_entry_keeps_the_file_problem_visible(rubric: Rubric, tmp_pat
     document = assert_valid_results(root / "results" / "results.json", rubric)
     assert document["visibility"] == "visible"
     assert FILE_PROBLEMS in document["output"]
-    assert "- hw1_written.yaml is not valid YAML (line 4" in document["output"]
+    assert "- hw1_written.yaml is not valid YAML: line 4" in document["output"]
     for fact in _hidden_facts(rubric, document):
         assert fact not in document["output"], fact

@@ -24,6 +24,9 @@ def test_the_documented_example_scores_the_reference_in_full(pytester: pytest.Py
     custom = {t["extra_data"]["item"]: t for t in document["tests"]}
     assert custom["p1_step_is_elementwise"]["score"] == 1 == custom["p1_step_is_elementwise"]["max_score"]
     assert custom["p4_weights_file_present"]["score"] == 1
+    # Students read the docstring's line, not the function's name.
+    title = custom["p1_step_is_elementwise"]["name"]
+    assert title == "p1_step_is_elementwise: step(z) keeps the shape of z (a 2 x 2 input)"
     out = run.stdout.str()
     assert "custom checks add 1 point to part 'p1': 15 declared in hw1.yaml, 16 now" in out
     assert "the autograded total is 137 points, not the rubric's 135" in out

@@ -59,7 +59,20 @@ def test_check_defaults_to_current_folder(
     monkeypatch.chdir(tmp_path)
     code, out = _check(capsys)
     assert code == 0
-    assert "Written answers: hw1_written.yaml does not parse" in out
+    assert "Written answers: hw1_written.yaml is not valid YAML: line 3" in out
+    assert str(tmp_path.resolve()) in out.splitlines()[0]  # the folder checked, not "."
+
+
+def test_a_file_that_is_not_a_zip_is_an_error_not_a_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check hw1_code.ipynb` (a student naming a file): exit 2 with what to give instead."""
+    shutil.copy2(SAMPLES / "reference" / "hw1_code.ipynb", tmp_path / "hw1_code.ipynb")
+    monkeypatch.chdir(tmp_path)
+    code, out = _check(capsys, "hw1_code.ipynb")
+    assert code == 2
+    assert "hw1_code.ipynb is a file, not a folder or a zip: give the folder that holds" in out
+    assert "item" not in out  # no table of zeros
 
 
 def test_check_lists_missing_written_keys(
@@ -84,7 +97,7 @@ BROKEN_STEP_NOTEBOOK = {
     "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": (
         "def _deep(z, depth):\n"
         "    if depth == 0:\n"
-        "        raise ValueError('broken ' + 'x' * 200)\n"
+        "        raise ValueError('broken ' + 'x' * 400)\n"
         "    return _deep(z, depth - 1)\n\n\n"
         "def step(z):\n"
         "    return _deep(z, 5)\n")}],
@@ -99,7 +112,7 @@ def test_check_full_prints_whole_tracebacks(tmp_path: Path, full: bool) -> None:
     assert run_check(tmp_path, RUBRIC, out, full=full) == 0
     text = out.getvalue()
     assert "Calling step(array(8,) [" in text
-    assert ("ValueError: broken " + "x" * 200 in text) == full
+    assert ("ValueError: broken " + "x" * 400 in text) == full
     assert ("more lines; --full shows them" in text) != full
 
 

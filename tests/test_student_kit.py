@@ -362,6 +362,23 @@ def test_kit_check_cannot_run_exits_two(clean: CleanPython, kit_dir: Path, tmp_p
     assert "error" in result.stdout and "no such folder" in result.stdout
 
 
+def test_kit_check_on_a_file_is_an_error_and_a_closed_pipe_is_quiet(
+    clean: CleanPython, kit_dir: Path, tmp_path: Path
+) -> None:
+    """`check.py hw1_code.ipynb`: exit 2 saying what to give; `check.py | head`: no traceback."""
+    result = clean.run("check.py", "hw1_code.ipynb", cwd=kit_dir)
+    assert result.returncode == 2 and "is a file, not a folder or a zip" in result.stdout
+    sample = _sample("reference", tmp_path)
+    # The reader is gone before anything is printed (as `| head` is once it has its lines).
+    process = subprocess.Popen([sys.executable, "-S", "check.py", str(sample)], cwd=kit_dir, env=clean.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode(errors="replace")
+    assert process.wait(timeout=KIT_TIMEOUT) == 0
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+
+
 def _block(out: str, item_id: str) -> list[str]:
     """An item's line of the table and its feedback lines."""
     lines = out.splitlines()
@@ -487,13 +504,14 @@ def test_kit_check_full_prints_every_line(clean: CleanPython, kit_dir: Path, tmp
 def test_feedback_lines_keep_the_graders_lines_whole() -> None:
     """Unquoted lines (verdicts, hints) in full however long; quoted blocks cut to their last lines."""
     verdict = "f(" + "a" * 300 + ") returned a result that differs: 1 of 3 entries differ; first at [2]."
-    traceback = [f"{QUOTE}line {i}" for i in range(10)] + [f"{QUOTE}ValueError: " + "v" * 200]
+    traceback = [f"{QUOTE}line {i}" for i in range(9)] + [f"{QUOTE}" + "w" * 150, f"{QUOTE}ValueError: " + "v" * 400]
     text = "\n".join(["2 of 3 cases passed.", verdict, "It printed:", *traceback, "Hint: look at the edges."])
     lines = feedback_lines(text)
     assert lines[:3] == ["2 of 3 cases passed.", verdict, "It printed:"]
     assert lines[3] == f"{QUOTE}… (7 more lines; --full shows them)"
-    assert lines[4:7] == [f"{QUOTE}line 7", f"{QUOTE}line 8", f"{QUOTE}line 9"]
-    assert lines[7].endswith("…") and len(lines[7]) == 100
+    assert lines[4:6] == [f"{QUOTE}line 7", f"{QUOTE}line 8"]
+    assert lines[6].endswith("…") and len(lines[6]) == 100  # a line of the traceback: the table's width
+    assert lines[7].endswith("…") and len(lines[7]) == 300  # its error message: three times that
     assert lines[8] == "Hint: look at the edges."
     assert feedback_lines(text, full=True) == text.splitlines()
 
@@ -586,7 +604,7 @@ def test_missing_keys_and_unreadable_files(formats: list[dict[str, Any]], tmp_pa
     path = tmp_path / "hw1_written.yaml"
     path.write_text("q1_1: [\n", encoding="utf-8")
     check = check_written("hw1_written.yaml", path, "not found", formats)
-    assert len(check.problems) == 1 and check.problems[0].startswith("hw1_written.yaml does not parse")
+    assert len(check.problems) == 1 and check.problems[0].startswith("hw1_written.yaml is not valid YAML: line 2")
     assert check_written("hw1_written.yaml", None, "not found", formats).problems == ("not found",)
 
 

@@ -40,10 +40,12 @@ def test_browser_download_copy_is_accepted_with_a_note(tmp_path: Path, name: str
 
 
 def test_exact_name_wins_over_a_download_copy(tmp_path: Path) -> None:
-    """hw1_code.ipynb and hw1_code (1).ipynb: the exact name is used, without a note."""
+    """hw1_code.ipynb and hw1_code (1).ipynb: the exact name is graded, and the note says so."""
     files, problems, notes = locate_files(_folder(tmp_path, "hw1_code.ipynb", "hw1_code (1).ipynb"), WANTED)
     assert files["notebook"].name == "hw1_code.ipynb"
-    assert "notebook" not in problems and not notes
+    assert "notebook" not in problems
+    assert notes == ["Graded hw1_code.ipynb; also found hw1_code (1).ipynb, which was not graded. If your "
+                     "work is there, submit it as hw1_code.ipynb alone."]
 
 
 def test_two_download_copies_are_two_candidates(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ from grader.notebook import load_code_cells
 from grader.outcome import Outcome
 from grader.sandbox import wire
 from grader.sandbox.session import Call, CallResult, Ref, SessionLimits, SessionReport, TestFunction, run_session
-from grader.submission import Submission, open_submission
+from grader.submission import Submission, open_submission, require_submission_path
 from grader.weights import SHAPES, load_weights, validate_weights
 
 __all__ = ["Kit", "KitError", "check", "load_kit", "main"]
@@ -330,11 +331,12 @@ def _judge_weights(plan: _WeightsPlan, results: Results, weights_name: str) -> O
 
 def check(path: Path, kit: Kit, out: TextIO, *, isolation: str | None = None, full: bool = False) -> int:
     """Run the public checks on the submission at `path` and print the table; 0 whatever the score."""
+    require_submission_path(path, kit.files)
     with tempfile.TemporaryDirectory(prefix="kit-check-") as workdir:
         located = locate(path, kit.files, Path(workdir))
         rows, notes, layer = _run(located, kit, isolation)
         written = _written_check(located, kit)
-    shown = path if path.is_file() else located.root
+    shown = path.resolve() if path.is_file() else located.root.resolve()
     print_report(out, root=str(shown), rows=rows, notes="\n\n".join(notes), layer=layer, written=written,
                  full=full)
     return 0
@@ -410,7 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="replace")
     try:
         kit = load_kit(Path(__file__).resolve().parent)
-        return check(args.path, kit, sys.stdout, isolation=args.isolation, full=args.full)
+        code = check(args.path, kit, sys.stdout, isolation=args.isolation, full=args.full)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
     except GraderError as exc:
         print(f"check: error: {exc}", file=sys.stdout)
         return 2
+    except BrokenPipeError:
+        # `python check.py | head`: the reader has gone; what was asked for was printed.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -50,13 +50,21 @@ def feedback_lines(text: str, *, full: bool = False) -> list[str]:
 
 
 def _shorten(quoted: list[str]) -> list[str]:
-    """A quoted block's last lines, each cut to the table's width, after a count of those left out."""
-    kept = [line if len(line) <= _QUOTED_WIDTH else line[: _QUOTED_WIDTH - 1] + "…"
-            for line in quoted[-_QUOTED_LINES:]]
+    """A quoted block's last lines, cut to the table's width, after a count of those left out.
+
+    The very last line (a traceback's error message) may be three times as wide: its end is
+    often what matters (numpy's "(size 32 is different from 4)").
+    """
+    last = quoted[-_QUOTED_LINES:]
+    kept = [_cut(line, _QUOTED_WIDTH * (3 if i == len(last) - 1 else 1)) for i, line in enumerate(last)]
     left_out = len(quoted) - len(kept)
     if left_out:
         kept.insert(0, f"{QUOTE}… ({left_out} more line{'s' * (left_out > 1)}; {FULL_OPTION} shows them)")
     return kept
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, layer: str | None,

@@ -62,7 +62,7 @@ def check_written(name: str, path: Path | None, missing_reason: str,
     try:
         answers = load_untrusted_yaml(path)
     except StudentFileError as exc:
-        return WrittenCheck(name, (f"{path.name} does not parse: {exc}",))
+        return WrittenCheck(name, (str(exc) if str(exc).startswith(path.name) else f"{path.name}: {exc}",))
     if not isinstance(answers, dict):
         return WrittenCheck(name, (f"{path.name} should be a mapping of answers (q1_1: ..., q1_2_graph: ...).",))
     return WrittenCheck(name, (), tuple(status for spec in formats for status in _check_answer(answers, spec)))
