@@ -698,8 +698,20 @@ def test_comparisons_equivalent_on_positive_sizes_pass(answer: str) -> None:
 def test_comparisons_not_equivalent_on_positive_sizes_fail(answer: str) -> None:
     outcome = equal_comparisons(answer, "m > n")
     assert outcome.fraction == 0.0, answer
-    assert "read as" in outcome.feedback
+    assert "read as" in outcome.feedback or "divides by" in outcome.feedback
     assert not _holds_everywhere_like_m_greater_than_n(answer)
+
+
+@pytest.mark.parametrize(("answer", "divisor"), [
+    ("(m-n)*(m-2)/(m-2) > 0", "m - 2"),  # m > n wherever it is defined, but 0/0 at m = 2
+    ("m/(n-1) > 1/(n-1)", "n - 1"),
+    ("1/(m-n) > 0", "-m + n"),
+])
+def test_a_divisor_that_may_be_zero_on_sizes_is_never_the_same_condition(answer: str, divisor: str) -> None:
+    outcome = equal_comparisons(answer, "m > n")
+    assert outcome.fraction == 0.0
+    assert f"divides by {divisor}" in outcome.feedback
+    assert equal_comparisons("(m - n)/(n + 1) > 0", "m > n").passed  # n + 1 is never 0 on sizes
 
 
 def test_the_real_number_test_alone_refuses_the_size_only_forms() -> None:

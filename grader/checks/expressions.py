@@ -1286,6 +1286,14 @@ def equal_comparisons(student: object, reference: str | Relational, *,
     try:
         left, op, right = _read_comparison(text, arithmetic, names)
         got_op, got = _normalised_comparison(left.value, op, right.value, arithmetic)
+        # For sizes, a denominator must be provably nonzero on them: (m-n)(m-2)/(m-2) > 0 is
+        # m > n over the reals where defined, but undefined at m = 2.
+        if positive_integers and _domain_sign(got[1], arithmetic) == 0:
+            divisor = _show(sympy.Add(*(sympy.Rational(c.numerator, c.denominator) * arithmetic.monomial(key)
+                                        for key, c in ((k, Fraction(v)) for k, v in got[1].items()))))
+            return Outcome.zero(f"Your comparison divides by {divisor}, which is not shown to be nonzero for "
+                                f"whole numbers {_variable_names(names)} of at least 1: where it is 0 the "
+                                "comparison means nothing, so it is not the expected condition.")
         if got_op == expected[0] and _same_up_to_factor(
                 got, expected[1], positive=got_op != "=", arithmetic=arithmetic):
             return Outcome.full()
