@@ -172,6 +172,9 @@ def test_weight_and_bias_nodes_in_the_problems_notation_are_ignored(weight: str)
 @pytest.mark.parametrize(("node", "spelling"), [
     ("a1", "a_1"), ("c1", "c_1"), ("a2", "a_2"), ("c2", "c_2"), ("x", "X"), ("a1", "a_{1}"),
     ("y'", "y_hat"), ("y'", "yhat"), ("y'", "ŷ"), ("y'", "y\u0302"), ("y'", "y_prime"), ("y'", "y’"),
+    ("y'", "y_"),
+    # The alias y_ (for y') compacts to y: the node y keeps its own name in every notation.
+    ("y", "(y)"), ("y", "y_{}"), ("y", "Y"),
 ])
 def test_node_spellings_of_the_problem_are_accepted(node: str, spelling: str) -> None:
     edges = [[spelling if name == node else name for name in edge] for edge in _reference_edges()]

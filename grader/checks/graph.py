@@ -31,21 +31,32 @@ def _compact(name: str) -> str:
 class NodeTable:
     """Canonical node (or IGNORED) by spelling: exact (lower-cased) first, then compacted.
 
-    A spelling that two different targets would claim is left out of its table, so nothing
-    is guessed (the alias `y_` claims `y_`, not the compacted `y`, which is the node y).
+    A node's own spelling always means that node (the alias `y_` compacts to `y`, which stays
+    the node y); any other spelling that two different targets would claim is left out of its
+    table, so nothing is guessed.
     """
 
     def __init__(self, nodes: Iterable[str], aliases: Mapping[str, str], ignored: Iterable[str]) -> None:
-        spellings = [*((n, n) for n in nodes), *aliases.items(), *((w, IGNORED) for w in ignored)]
-        self.tables = [self._unambiguous([(key.strip().lower(), target) for key, target in spellings]),
-                       self._unambiguous([(_compact(key), target) for key, target in spellings])]
+        own = [(n, n) for n in nodes]
+        others = [*aliases.items(), *((w, IGNORED) for w in ignored)]
+        self.tables = [self._unambiguous([(key.strip().lower(), target) for key, target in own],
+                                         [(key.strip().lower(), target) for key, target in others]),
+                       self._unambiguous([(_compact(key), target) for key, target in own],
+                                         [(_compact(key), target) for key, target in others])]
 
     @staticmethod
-    def _unambiguous(pairs: list[tuple[str, str]]) -> dict[str, str]:
-        claims: dict[str, set[str]] = {}
-        for key, target in pairs:
-            claims.setdefault(key, set()).add(target)
-        return {key: next(iter(targets)) for key, targets in claims.items() if len(targets) == 1}
+    def _unambiguous(own: list[tuple[str, str]], others: list[tuple[str, str]]) -> dict[str, str]:
+        def claimed(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+            claims: dict[str, set[str]] = {}
+            for key, target in pairs:
+                claims.setdefault(key, set()).add(target)
+            return claims
+
+        nodes, everything = claimed(own), claimed([*own, *others])
+        table = {key: next(iter(targets)) for key, targets in everything.items() if len(targets) == 1}
+        # A node's own name wins over aliases that compact to it (unless two nodes share it).
+        table.update({key: next(iter(targets)) for key, targets in nodes.items() if len(targets) == 1})
+        return table
 
     def lookup(self, text: str) -> str | None:
         """The canonical node for `text`, or None if it is not a known spelling."""
