@@ -115,7 +115,7 @@ def _file_problem(items: list[Item], message: str, outcomes: dict[str, Outcome],
     The items may be hidden or after_due_date; the top-level output is what makes a broken
     file visible before the due date. `message` only states facts about the student's file.
     """
-    outcomes.update({item.id: Outcome.zero(message) for item in items})
+    outcomes.update({item.id: Outcome(0.0, message, {"file_problem": True}) for item in items})
     if items:
         problems.append(message)
 
@@ -299,7 +299,8 @@ def _result(item: Item, outcome: Outcome | None) -> ItemResult:
     if outcome is None:
         outcome = Outcome.zero(INTERNAL_ERROR)
     feedback = outcome.feedback
-    if not outcome.passed and item.feedback:
+    # A hint about the answer helps nobody whose file could not be read: the file comes first.
+    if not outcome.passed and item.feedback and not (outcome.details or {}).get("file_problem"):
         feedback = f"{feedback}\nHint: {item.feedback}"
     return ItemResult(item, round(item.points * outcome.fraction, 4), feedback, outcome.details or {})
 

@@ -56,6 +56,10 @@ def test_broken_yaml_is_in_the_top_level_output(rubric: Rubric, tmp_path: Path) 
     written = next(line for line in lines if "hw1_written.yaml" in line)
     assert written.startswith("- hw1_written.yaml is not valid YAML: line 4")
     assert document["visibility"] == "visible"
+    # The items say why they scored 0, without hints about answers the file never reached.
+    for test in document["tests"]:
+        if test["extra_data"]["item"].startswith("q1"):
+            assert "not valid YAML" in test["output"] and "Hint:" not in test["output"], test
     for fact in _hidden_facts(rubric, document):
         assert fact not in document["output"], fact
     # The items themselves still say why, for after the due date.
