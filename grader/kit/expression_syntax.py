@@ -1,6 +1,6 @@
 """Whether a written expression is well formed, for the self-checks: no sympy, nothing evaluated.
 
-The grader reads these answers with its own parser (grader/checks/expressions.py), which needs
+The grader reads these answers with its own parser (grader/checks/expressions/), which needs
 sympy, so the student kit cannot hold it. This check follows the same grammar, token by token:
 the characters and names the grader accepts, operators between operands, balanced parentheses,
 a whole-number exponent, one comparison where one is asked for, and in a big-O answer either a
