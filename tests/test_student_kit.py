@@ -516,6 +516,21 @@ def test_feedback_lines_keep_the_graders_lines_whole() -> None:
     assert feedback_lines(text, full=True) == text.splitlines()
 
 
+def test_the_same_traceback_under_several_inputs_is_shown_once() -> None:
+    """Three inputs, one error: the traceback once, the other inputs named; more cases counted."""
+    from grader.checks.feedback import score_cases
+
+    trace = "  Traceback (most recent call last):\n  ValueError: matmul mismatch"
+    failures = [f"Calling f(input {i}) raised an error:\n{trace}" for i in range(5)]
+    outcome = score_cases("ok", failures, 5, partial=True)
+    lines = outcome.feedback.splitlines()
+    assert lines[0] == "0 of 5 cases passed."
+    assert outcome.feedback.count("ValueError: matmul mismatch") == 1
+    assert lines[-3:] == ["Calling f(input 1) raised an error (the same error as above).",
+                          "Calling f(input 2) raised an error (the same error as above).",
+                          "(2 more failing cases not shown.)"]
+
+
 def test_show_value_is_one_short_line() -> None:
     """Small inputs exactly, large ones as shape and first entries, big dicts as shapes."""
     assert show_value(np.array([-1 - 1e-12, 5e-324, -0.0])) == "array(3,) [-1.000000000001, 5e-324, -0.0]"

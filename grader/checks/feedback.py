@@ -94,6 +94,9 @@ def call_problem(call: Call, result: CallResult | None, show_inputs: bool) -> st
     return messages.get(result.status, f"Calling {called} failed: {result.message}")
 
 
+_SHOWN_FAILURES = 3
+
+
 def score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool) -> Outcome:
     """Full marks if nothing failed; else the share of cases passed (if partial) and the first problems."""
     passed = total - len(failures)
@@ -102,7 +105,17 @@ def score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool
     fraction = passed / total if partial else 0.0
     head = f"{passed} of {total} cases passed." if total > 1 else ""
     distinct = list(dict.fromkeys(failures))  # one "not implemented" line, not one per case
-    return Outcome(fraction, "\n".join([head, *distinct[:3]]).strip())
+    shown: list[str] = []
+    seen: set[str] = set()
+    for failure in distinct[:_SHOWN_FAILURES]:
+        first, _, body = failure.partition("\n")
+        # The same traceback under another input is said once: the student reads it once.
+        shown.append(f"{first.rstrip(':')} (the same error as above)." if body and body in seen else failure)
+        seen.add(body)
+    if len(distinct) > _SHOWN_FAILURES:
+        more = len(distinct) - _SHOWN_FAILURES
+        shown.append(f"({more} more failing case{'s' * (more > 1)} not shown.)")
+    return Outcome(fraction, "\n".join([head, *shown]).strip())
 
 
 def notebook_summary(report: SessionReport) -> list[str]:
