@@ -196,39 +196,42 @@ def locate(path: Path, wanted: Mapping[str, str], workdir: Path) -> Submission:
 Results = Mapping[str, CallResult]
 
 
-def _function_values(item: PublicItem, results: Results) -> Outcome:
-    """Each case's value against the stored output (the grader's `function_values`)."""
+def _score(item: PublicItem, results: Results, judge: Callable[[Case, CallResult], str | None]) -> Outcome:
+    """Each case: the call's own problem (raised, missing...) or `judge`'s verdict on its result."""
     failures = []
     for case in item.cases:
         result = results.get(case.call.id)
         problem = call_problem(case.call, result, True)
         if problem is None:
             assert result is not None
-            problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                               what=f"{describe_call(case.call, True)} returned a result that")
-            problem = problem and problem.replace("returned a result that:", "returned a result that differs:")
+            problem = judge(case, result)
         if problem:
             failures.append(problem)
     return score_cases(item.passed_message, failures, len(item.cases), item.partial)
+
+
+def _function_values(item: PublicItem, results: Results) -> Outcome:
+    """Each case's value against the stored output (the grader's `function_values`)."""
+    def judge(case: Case, result: CallResult) -> str | None:
+        problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
+                           what=f"{describe_call(case.call, True)} returned a result that")
+        return problem and problem.replace("returned a result that:", "returned a result that differs:")
+
+    return _score(item, results, judge)
 
 
 def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
     """Each case against the exact gradient, and its input left unchanged (`numerical_grad`)."""
-    failures = []
-    for case in item.cases:
-        result = results.get(case.call.id)
-        problem = call_problem(case.call, result, True)
-        if problem is None:
-            assert result is not None
-            problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                               what=f"{describe_call(case.call, True)} (compared with the exact gradient)")
-            for index, name in case.unchanged:
-                after = _arg_after(result, index)
-                if problem is None and mismatch(case.call.args[index], after, rtol=0, atol=0) is not None:
-                    problem = f"{describe_call(case.call, True)} changed {name}; it must leave its input as it was."
-        if problem:
-            failures.append(problem)
-    return score_cases(item.passed_message, failures, len(item.cases), item.partial)
+    def judge(case: Case, result: CallResult) -> str | None:
+        problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
+                           what=f"{describe_call(case.call, True)} (compared with the exact gradient)")
+        for index, name in case.unchanged:
+            after = _arg_after(result, index)
+            if problem is None and mismatch(case.call.args[index], after, rtol=0, atol=0) is not None:
+                problem = f"{describe_call(case.call, True)} changed {name}; it must leave its input as it was."
+        return problem
+
+    return _score(item, results, judge)
 
 
 def _sgd_step(item: PublicItem, results: Results) -> Outcome:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -133,18 +134,22 @@ def _reference_error(reference: Any, error: Exception) -> GraderError:
     return GraderError(f"invalid reference answer {str(reference)[:80]!r}: {error}")
 
 
+def _reference_value(reference: str | sympy.Expr, read: Callable[[str, Arithmetic], Ratio],
+                     names: frozenset[str]) -> tuple[Ratio, Arithmetic]:
+    """The instructor's reference (text read by `read`, or sympy) as a value, with its own budget."""
+    arithmetic = Arithmetic(names, Budget(REFERENCE_WORK))
+    try:
+        value = read(reference, arithmetic) if isinstance(reference, str) else arithmetic.from_sympy(reference)
+    except ParseError as error:
+        raise _reference_error(reference, error) from error
+    return value, arithmetic
+
+
 def equal_expressions(student: object, reference: str | sympy.Expr, *,
                       variables: frozenset[str] = DEFAULT_VARIABLES) -> Outcome:
     """Full marks if the student's expression equals the reference exactly (after expanding)."""
     names = check_variables(variables)
-    reference_arithmetic = Arithmetic(names, Budget(REFERENCE_WORK))
-    try:
-        if isinstance(reference, str):
-            expected = read_expression(reference, reference_arithmetic, names).value
-        else:
-            expected = reference_arithmetic.from_sympy(reference)
-    except ParseError as error:
-        raise _reference_error(reference, error) from error
+    expected, _ = _reference_value(reference, lambda text, arith: read_expression(text, arith, names).value, names)
     text = _student_text(student)
     if isinstance(text, Outcome):
         return text
@@ -170,16 +175,9 @@ def equal_big_o(student: object, reference: str | sympy.Expr, *,
     such as `n(n+1)/2` is read as if written O(n(n+1)/2), and the feedback says so.
     """
     names = check_variables(variables)
-    reference_arithmetic = Arithmetic(names, Budget(REFERENCE_WORK))
-    try:
-        if isinstance(reference, str):
-            expected_value = read_big_o(reference, reference_arithmetic, names,
-                                         require_o=False).value
-        else:
-            expected_value = reference_arithmetic.from_sympy(reference)
-        expected = set(dominant_terms(expected_value, reference_arithmetic))
-    except ParseError as error:
-        raise _reference_error(reference, error) from error
+    expected_value, reference_arithmetic = _reference_value(
+        reference, lambda text, arith: read_big_o(text, arith, names, require_o=False).value, names)
+    expected = set(dominant_terms(expected_value, reference_arithmetic))
     text = _student_text(student)
     if isinstance(text, Outcome):
         return text
