@@ -26,6 +26,9 @@ ALLOWED_DTYPES = frozenset({
     "<f2", "<f4", "<f8", "<c8", "<c16",
 })
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+MAX_INT_BITS = 1024
+"""Integers past a float's range (about 1.8e308) are refused: no answer is one, and comparing
+one with a float raises OverflowError in the checks."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,19 @@ class _Budget:
 
 
 def decode(obj: object, caps: Caps = DEFAULT_CAPS) -> object:
-    """Decode a value the child sent; raises WireError for anything outside the format or caps."""
-    return _decode(obj, 0, _Budget(caps))
+    """Decode a value the child sent; raises WireError for anything outside the format or caps.
+
+    Nothing else may leave: the child is student code and may forge any line, and an exception
+    other than WireError would end the whole notebook stage instead of the one call. The checks
+    below name what is wrong; the conversions Python itself refuses (an integer too large for a
+    float, say) are caught here as a last resort, whichever tag they hide in.
+    """
+    try:
+        return _decode(obj, 0, _Budget(caps))
+    except WireError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        raise WireError(f"a malformed value ({type(exc).__name__}: {str(exc)[:100]})") from None
 
 
 def _decode(obj: object, depth: int, budget: _Budget) -> object:
@@ -158,8 +172,11 @@ def _decode(obj: object, depth: int, budget: _Budget) -> object:
         raise WireError(f"nested deeper than {budget.caps.max_depth} levels")
     budget.take_item()
     kind = type(obj)
-    if obj is None or kind is bool or kind is int:
+    if obj is None or kind is bool:
         return obj
+    if kind is int:
+        assert isinstance(obj, int)
+        return _small_int(obj)
     if kind is float:
         assert isinstance(obj, float)
         if not math.isfinite(obj):
@@ -205,10 +222,22 @@ def _decode_tagged(tag: str, body: object, depth: int, budget: _Budget) -> objec
     raise WireError(f"unknown tag {tag[:40]!r}")
 
 
+def _small_int(value: int) -> int:
+    """An integer a float can hold: the checks compare numbers as floats, and no answer is bigger."""
+    if value.bit_length() > MAX_INT_BITS:
+        digits = int(value.bit_length() * math.log10(2)) + 1  # str() refuses over 4300 digits
+        raise WireError(f"an integer of about {digits} digits, too large to compare (larger than "
+                        "any float)")
+    return value
+
+
 def _real(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise WireError("a bad $complex")
-    return float(value)
+        raise WireError("a bad $complex: its parts must be numbers")
+    try:
+        return float(value)
+    except OverflowError:
+        raise WireError("a bad $complex: a part too large for a float") from None
 
 
 def _decode_dict(body: object, depth: int, budget: _Budget) -> dict[object, object]:
@@ -221,6 +250,8 @@ def _decode_dict(body: object, depth: int, budget: _Budget) -> dict[object, obje
         key, value = pair
         if type(key) not in (str, int):
             raise WireError("a $dict key that is not str or int")
+        if type(key) is int:
+            _small_int(key)
         if key in out:
             raise WireError("a repeated $dict key")
         budget.take_item()
@@ -238,7 +269,8 @@ def _raw_bytes(dtype: object, data: object, count: int,
                budget: _Budget) -> tuple[np.dtype[Any], bytes]:
     """Check dtype and payload length before decoding anything, then decode base64 strictly."""
     if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
-        raise WireError(f"dtype {str(dtype)[:20]!r} is not a plain numeric or boolean dtype")
+        shown = repr(dtype[:20]) if isinstance(dtype, str) else f"of type {type(dtype).__name__}"
+        raise WireError(f"dtype {shown} is not a plain numeric or boolean dtype")
     np_dtype = np.dtype(dtype)
     nbytes = count * np_dtype.itemsize
     if nbytes > budget.array_bytes:
