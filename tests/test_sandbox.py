@@ -591,7 +591,7 @@ def test_ipython_syntax_becomes_python(source: str, python: str) -> None:
 
 
 def test_other_cell_magics_drop_the_cell_with_a_note() -> None:
-    for magic in ("%%bash\nrm -rf /", "%%writefile x.py\nprint(1)", "\n%%html\n<b>"):
+    for magic in ("%%bash\nrm -rf /", "%%script sh\nls", "\n%%html\n<b>"):
         done = to_python(magic)
         assert done.dropped and done.source == "" and "not run" in done.notes[0]
 

@@ -84,8 +84,10 @@ def call_problem(call: Call, result: CallResult | None, show_inputs: bool) -> st
         return f"{call.function} was not called: the notebook ran out of time or crashed before it."
     output = f"\nIt printed:\n{quoted(result.output)}" if result.output.strip() else ""
     messages = {
-        "missing": f"The notebook does not define {call.function} (check its name, and that the cell "
-                   "defining it runs without an error).",
+        "missing": (f"{result.message} (The notebook must define {call.function} in a code cell that "
+                    "runs without an error.)" if result.message.startswith(f"`{call.function}` is not defined:")
+                    else f"The notebook does not define {call.function} (check its name, and that the cell "
+                    "defining it runs without an error)."),
         "error": f"Calling {called} raised an error:\n{quoted(result.message)}{output}",
         "timeout": f"Calling {called} did not finish within {call.timeout:g} s.",
         "crashed": f"Calling {called} crashed the Python process ({result.message}).",
@@ -120,7 +122,7 @@ def score_cases(feedback_ok: str, failures: list[str], total: int, partial: bool
 
 def notebook_summary(report: SessionReport) -> list[str]:
     """What went wrong in the notebook's cells, for the student (their own tracebacks)."""
-    lines = []
+    lines = list(report.student_notes)
     for cell in report.cells:
         if cell.status == "error":
             lines.append(f"Notebook cell {cell.index} raised an error (the cells after it still ran):\n"

@@ -30,6 +30,7 @@ _monotonic = __import__("time").monotonic
 _BUILTINS = builtins.__dict__
 _BUILTINS_BEFORE = dict(_BUILTINS)
 _restore_builtins = _BUILTINS.update
+_FUTURE_ANNOTATIONS = __import__("__future__").annotations.compiler_flag
 
 _HARNESS_GLOBALS = globals()
 _READY = [False]  # whether student code may have run
@@ -101,6 +102,109 @@ class _Capture(io.TextIOBase):
         return out
 
 
+# ---------------------------------------------------------------- packages the grader lacks
+# A notebook imports what its author's kernel has (matplotlib, torch, google.colab); the child
+# has numpy and the standard library. An unguarded import of a missing package binds a stand-in
+# instead of stopping its cell. Display packages' stand-ins do nothing when called (a plot is
+# not graded); the others fail, with a clear message, where they are used.
+_DISPLAY_PACKAGES: set = set()  # filled from the request (the grader's diagnosis.DISPLAY_PACKAGES)
+_PROVIDED = "numpy and the Python standard library"
+
+
+class _AbsentMeta(type):
+    """Stand-ins are classes, so `isinstance(x, torch.Tensor)` is False and subclassing works."""
+
+    def __getattr__(cls, attribute):
+        if attribute.startswith("__") and attribute.endswith("__"):
+            raise AttributeError(attribute)
+        return _stand_in(f"{cls._dotted}.{attribute}")
+
+    def __call__(cls, *args, **kwargs):
+        if cls._display:
+            return _display_call(cls, args)
+        raise ModuleNotFoundError(
+            f"{cls._root} is not available to the grader, so `{cls._dotted}` cannot run here "
+            f"(the grader provides {_PROVIDED})", name=cls._root)
+
+    def __instancecheck__(cls, instance):
+        return False
+
+    def __subclasscheck__(cls, subclass):
+        return False
+
+    def __iter__(cls):
+        return iter(())
+
+    def __getitem__(cls, key):
+        return cls
+
+    def __setitem__(cls, key, value):
+        pass
+
+    def __len__(cls):
+        return 0
+
+    def __enter__(cls):
+        return cls
+
+    def __exit__(cls, *exc):
+        return False
+
+    def __repr__(cls):
+        return f"<{cls._dotted}: not available to the grader>"
+
+
+def _stand_in(dotted):
+    root = dotted.split(".", 1)[0]
+    return _AbsentMeta(dotted.rsplit(".", 1)[-1], (), {
+        "_dotted": dotted, "_root": root, "_display": root in _DISPLAY_PACKAGES})
+
+
+def _display_call(cls, args):
+    """A display package's call: nothing happens, and what code usually unpacks still unpacks."""
+    name = cls._dotted.rsplit(".", 1)[-1]
+    if name in ("tqdm", "tqdm_notebook") and args:
+        return args[0]  # `for x in tqdm(data)` loops over data
+    if name in ("trange", "tnrange"):
+        return range(*args)
+    if name == "subplots":
+        return cls, cls  # fig, ax = plt.subplots(...)
+    return cls
+
+
+class _ImportGuard:
+    """builtins.__import__ that binds a stand-in to a package missing from the sandbox."""
+
+    def __init__(self, real_import, student_globals):
+        self.real_import = real_import
+        self.student_globals = student_globals
+        self.guarded = {}   # cell file name -> line numbers of imports the student guards
+        self.absent = {}    # top-level package -> (the name imported, the cell that imported it)
+
+    def __call__(self, name, globals=None, locals=None, fromlist=(), level=0):
+        try:
+            return self.real_import(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError as exc:
+            stand_in = self.stand_in_for(exc, name, globals, fromlist, level)
+            if stand_in is None:
+                raise
+            return stand_in
+
+    def stand_in_for(self, exc, name, globals, fromlist, level):
+        root = name.split(".", 1)[0]
+        missing = (exc.name or "").split(".", 1)[0]
+        if level != 0 or globals is not self.student_globals or missing != root:
+            return None  # a relative import, a library's own import, or a missing dependency
+        frame = sys._getframe(2)
+        code_name = frame.f_code.co_filename
+        if code_name not in self.guarded or frame.f_lineno in self.guarded[code_name]:
+            return None  # not a cell's own line, or one inside the student's try/except
+        self.absent.setdefault(root, (name, code_name))
+        # `import a.b` binds `a` (and `a.b` comes from its __getattr__); `from a.b import c`
+        # takes `c` from `a.b`.
+        return _stand_in(name if fromlist else root)
+
+
 class _Harness:
     """State of one child: the student's namespace, call results, timers and the protocol fd."""
 
@@ -117,6 +221,9 @@ class _Harness:
         self.module = type(sys)("__main__")
         self.module.__dict__["__builtins__"] = builtins
         self.pid = os.getpid()
+        self.imports = _ImportGuard(builtins.__import__, self.module.__dict__)
+        _DISPLAY_PACKAGES.update(request.get("display_packages", ()))
+        builtins.__import__ = _BUILTINS_BEFORE["__import__"] = self.imports
 
     # ------------------------------------------------------------ protocol
     def send(self, message):
@@ -183,13 +290,16 @@ class _Harness:
                 continue
             limit = min(float(cell["timeout"]), left)
             name = f"<cell {index}>"
+            self.imports.guarded[name] = frozenset(cell.get("guarded", ()))
             self.cells[name] = (len(source), None, source.splitlines(True), name)
             linecache.cache[name] = self.cells[name]
             status, message = "ok", ""
             self.capture.reset()
             try:
                 try:
-                    code = compile(source, name, "exec")
+                    # Annotations stay unevaluated (PEP 563), as a `def` whose annotation names a
+                    # failed import's type would otherwise not be defined at all.
+                    code = compile(source, name, "exec", _FUTURE_ANNOTATIONS, True)
                     self.arm(limit)
                     exec(code, self.module.__dict__)  # noqa: S102  (running the notebook is the point)
                 finally:
@@ -200,8 +310,9 @@ class _Harness:
                            + self.student_traceback(exc))
             except BaseException as exc:
                 status, message = "error", self.student_traceback(exc)
+            absent = [imported for imported, where in self.imports.absent.values() if where == name]
             self.send({"t": "cell", "index": index, "status": status, "message": message,
-                       "output": self.capture.text()})
+                       "output": self.capture.text(), "absent": absent})
 
     # ------------------------------------------------------------ calls
     def run_calls(self):
@@ -521,13 +632,11 @@ def main():
     import numpy  # after the limits: numpy's own allocations count against them
 
     if request["drop"] is not None:
-        for name in request["preload"]:
-            try:
-                __import__(name)
-            except ImportError:
-                pass
         _drop_privileges(*request["drop"])
     os.chdir(request["cwd"])
+    # As in Jupyter, modules beside the notebook (or written by %%writefile) can be imported;
+    # last on the path, so that they never shadow numpy or the standard library.
+    sys.path.append(request["cwd"])
     request.update(json.loads(sys.stdin.buffer.read()))
     null = os.open(os.devnull, os.O_RDONLY)  # no student code can read the request again
     os.dup2(null, 0)

@@ -35,6 +35,8 @@ def to_python(source: str) -> Transformed:
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].strip()[2:].split(maxsplit=1)
         name = magic[0] if magic else ""
+        if name in ("writefile", "file"):
+            return _write_file(magic[1] if len(magic) > 1 else "", "\n".join(lines[first + 1:]))
         if name not in _KEEP_BODY_CELL_MAGICS:
             return Transformed("", (f"`%%{name}` cells are not run by the grader",), dropped=True)
         lines[first] = ""
@@ -49,6 +51,23 @@ def to_python(source: str) -> Transformed:
             if note:
                 notes.append(note)
     return Transformed("\n".join(lines), tuple(notes))
+
+
+def _write_file(arguments: str, body: str) -> Transformed:
+    """`%%writefile [-a] PATH`: Python that writes the body to PATH, as IPython would.
+
+    It runs in the sandbox like any student code, in the child's working copy and within its
+    disk limit, so that a later `import` of the file works.
+    """
+    words = arguments.split()
+    append = bool(words) and words[0] in ("-a", "--append")
+    path = " ".join(words[1:] if append else words).strip().strip("'\"")
+    if not path:
+        return Transformed("", ("`%%writefile` without a file name was not run",), dropped=True)
+    mode = "a" if append else "w"
+    code = (f"(lambda handle: (handle.write({body!r}), handle.close()))"
+            f"(open({path!r}, {mode!r}, encoding='utf-8'))")
+    return Transformed(code)
 
 
 def _transform_line(line: str, number: int) -> tuple[str | None, str]:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.sandbox.cgroups import SessionCgroup
+from grader.sandbox.runtime import MirrorError, Runtime, mirror_runtime
 
 if TYPE_CHECKING:
     from grader.sandbox.session import SessionLimits
@@ -45,10 +46,6 @@ SANDBOX_WORKDIR = "/submission"
 SANDBOX_PACKAGES = "/pkgs"
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
               "/etc/localtime")
-# Imported before dropping privileges when the uid cannot read the Python installation.
-PRELOAD_MODULES = ("numpy.random", "numpy.fft", "numpy.polynomial", "random", "copy", "time",
-                   "itertools", "functools", "collections", "math", "statistics", "string",
-                   "dataclasses", "typing", "warnings", "json", "pickle", "timeit")
 _uid_locks: dict[int, threading.Lock] = {}
 _uid_locks_guard = threading.Lock()
 
@@ -68,7 +65,6 @@ class Launch:
     workdir: str             # the child's working directory, as the child sees it
     drop: tuple[int, int] | None   # uid, gid the child switches to after importing numpy
     rlimits: dict[str, Any]
-    preload: list[str]       # modules imported before the switch (installs the uid cannot read)
     pass_fds: tuple[int, ...] = ()  # open files bwrap copies into the sandbox; closed once started
 
 
@@ -107,6 +103,11 @@ def _unavailable_reason(layer: str) -> str | None:
             session_ids() if layer == "namespaces" else sandbox_ids()
         except IsolationError as exc:
             return str(exc)
+    if layer == "uid":
+        try:
+            mirror_runtime(_packages(()))
+        except MirrorError as exc:
+            return f"the sandbox user cannot be given a readable Python ({exc})"
     return None
 
 
@@ -194,7 +195,9 @@ class Sandbox:
                 self._protect(secret_paths)
                 self.sweep()  # leftovers of an earlier grader that died
             self.masks = [Path(p).resolve() for p in secret_paths]
-            self.preload = self._preload()
+            # The uid layer's child runs a mirror of the runtime that its user can read; the
+            # checkout's own paths then never appear in its sys.path.
+            self.runtime = self._runtime()
             self.rlimits = self._rlimits()
             # The whole session's memory and processes, where cgroups can be made (root on Linux).
             # memory_mb then bounds all the session's processes together (and its tmpfs files).
@@ -242,7 +245,8 @@ class Sandbox:
             _copy_tree(self.submission_dir, work)
         if self.ids is not None:
             _chown_tree(work, *self.ids)
-        python = [str(_python_executable()), "-I", "-S", "-B", "-c", child_source]
+        executable = self.runtime.executable if self.runtime else _python_executable()
+        python = [str(executable), "-I", "-S", "-B", "-c", child_source]
         if self.layer == "namespaces":
             fds: list[int] = []
             try:
@@ -252,16 +256,22 @@ class Sandbox:
                     os.close(fd)
                 raise
             return Launch(argv, _environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
-                          self.ids, self.rlimits, [], tuple(fds))
-        packages = self.root / "pkgs"
-        if not packages.exists():
-            packages.mkdir()
-            for source in self.packages:
-                (packages / source.name).symlink_to(source)
+                          self.ids, self.rlimits, tuple(fds))
+        env = _environment(str(work))
+        if self.runtime is not None:
+            packages = self.runtime.packages
+            if self.runtime.library_path:
+                env["LD_LIBRARY_PATH"] = self.runtime.library_path
+        else:
+            packages = self.root / "pkgs"
+            if not packages.exists():
+                packages.mkdir()
+                for source in self.packages:
+                    (packages / source.name).symlink_to(source)
         if self.ids is not None:
-            self.root.chmod(0o711)  # the uid may pass through to work/ and pkgs/, not list them
-        return Launch(python, _environment(str(work)), str(work), [str(packages)], str(work),
-                      self.ids if self.layer == "uid" else None, self.rlimits, self.preload)
+            self.root.chmod(0o711)  # the uid may pass through to work/, not list the folder
+        return Launch(python, env, str(work), [str(packages)], str(work),
+                      self.ids if self.layer == "uid" else None, self.rlimits)
 
     def spawn(self, launch: Launch) -> subprocess.Popen[bytes]:
         """Start the child in its own process group, with pipes for request, protocol and output."""
@@ -355,19 +365,14 @@ class Sandbox:
                                 "notebook ran as.")
         return out
 
-    def _preload(self) -> list[str]:
-        """Uid layer: modules to import before the switch when the uid cannot read the install."""
+    def _runtime(self) -> Runtime | None:
+        """Uid layer: the mirror of the runtime that the sandbox user can read."""
         if self.layer != "uid":
-            return []
-        assert self.ids is not None
-        needed = [Path(sysconfig.get_path("stdlib")), _python_executable(), *self.packages]
-        unreadable = [p for p in needed if not _reachable_by(p.resolve(), *self.ids)]
-        if not unreadable:
-            return []
-        self.notices.append(
-            f"{unreadable[0]} is not readable by uid {self.ids[0]}: the notebook can import only "
-            "numpy and the standard modules loaded before the switch to that uid.")
-        return list(PRELOAD_MODULES)
+            return None
+        try:
+            return mirror_runtime(self.packages)
+        except MirrorError as exc:
+            raise IsolationError(f"the sandbox user cannot be given a readable Python: {exc}") from exc
 
     def _protect(self, secret_paths: Sequence[Path]) -> None:
         """Make every secret path unreadable to the sandbox uid (chmod o-rwx, g-rwx if needed)."""
@@ -517,9 +522,12 @@ def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
                 argv += ["--tmpfs", str(path)]
             else:
                 argv += ["--ro-bind", "/dev/null", str(path)]
+    sized = _bwrap_sizes_tmpfs()
+    # bwrap makes a missing mount point's parent 0700: the child, no longer root once numpy is
+    # in, could then not load numpy's lazy submodules (numpy.random, numpy.fft, numpy.testing).
+    argv += _readable_dir(SANDBOX_PACKAGES, sized)
     for source in packages:
         argv += ["--ro-bind", str(source), f"{SANDBOX_PACKAGES}/{source.name}"]
-    sized = _bwrap_sizes_tmpfs()
     argv += [*_tmpfs("/tmp", file_mb * 2**20, sized), "--proc", "/proc", "--dev", "/dev"]
     # The working folder is a size-capped tmpfs (a disk quota: writes cannot fill the grader's
     # disk) holding writable copies of the submission's files, which bwrap copies from fds.
@@ -565,6 +573,11 @@ def _bwrap_sizes_tmpfs() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return "--size" in result.stdout + result.stderr
+
+
+def _readable_dir(target: str, sized: bool) -> list[str]:
+    """bwrap options that make the folder `target` with mode 0755 (bwrap < 0.8 has no --perms)."""
+    return ["--perms", "0755", "--dir", target] if sized else ["--dir", target, "--chmod", "0755", target]
 
 
 def _parents(path: Path, made: set[Path]) -> list[str]:

@@ -9,10 +9,12 @@ within `max_restarts` and the notebook's time budget. Nothing the child sends is
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import os
 import queue
+import re
 import selectors
 import signal
 import subprocess
@@ -27,6 +29,14 @@ from typing import Any, Literal
 from grader.errors import GraderError
 from grader.notebook import CodeCell
 from grader.sandbox import wire
+from grader.sandbox.diagnosis import (
+    DISPLAY_PACKAGES,
+    CellFacts,
+    absent_package_note,
+    explain_missing,
+    skipped_lines_note,
+)
+from grader.sandbox.imports import guarded_import_lines
 from grader.sandbox.ipython import to_python
 from grader.sandbox.isolation import Sandbox, choose_layer
 from grader.sandbox.wire import Ref, TestFunction
@@ -43,6 +53,8 @@ MAX_LINE_BYTES = 128 * 2**20      # above any honest message under wire.DEFAULT_
 MAX_GARBAGE_BYTES = 64 * 2**20    # malformed protocol data before the child counts as crashed
 RAW_READ_LIMIT = 16 * 2**20       # bytes read from fds 1 and 2 before the parent stops reading
 _CHUNK = 1 << 20
+_MAX_ABSENT = 20
+_PACKAGE_NAME = re.compile(r"[A-Za-z_]\w{0,63}(\.[A-Za-z_]\w{0,63}){0,5}", re.ASCII)
 CHILD_SOURCE = Path(__file__).with_name("child.py").read_text(encoding="utf-8")
 
 
@@ -83,6 +95,7 @@ class CellReport:
     status: CellStatus
     message: str
     output: str
+    absent: tuple[str, ...] = ()   # packages the grader lacks that this cell imported
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class SessionReport:
     calls: Mapping[str, CallResult]
     notices: tuple[str, ...]
     wall_seconds: float
+    student_notes: tuple[str, ...] = ()  # what the student reads about the notebook as a whole
 
 
 class SandboxError(GraderError):
@@ -147,8 +161,13 @@ class PendingSession:
             self.close()
             raise
 
-    def run(self, cells: Sequence[CodeCell], calls: Sequence[Call]) -> SessionReport:
-        """Run the cells in order in one namespace, then the calls, and end the session."""
+    def run(self, cells: Sequence[CodeCell], calls: Sequence[Call], *,
+            defined_elsewhere: Mapping[str, str] | None = None) -> SessionReport:
+        """Run the cells in order in one namespace, then the calls, and end the session.
+
+        `defined_elsewhere` maps a function name to a sentence saying where the notebook defines
+        it outside a code cell (a raw or markdown cell): the reason given if it is missing.
+        """
         if self.sandbox is None:
             raise RuntimeError("this session has already run or been closed")
         try:
@@ -158,8 +177,9 @@ class PendingSession:
             notices = tuple(dict.fromkeys([*self.sandbox.notices, *runner.notices]))
         finally:
             self.close()
-        return SessionReport(self.layer, runner.cell_reports(), runner.call_results(), notices,
-                             time.monotonic() - self.started)
+        return SessionReport(self.layer, runner.cell_reports(),
+                             runner.call_results(defined_elsewhere or {}), notices,
+                             time.monotonic() - self.started, runner.student_notes())
 
     def close(self) -> None:
         """Stop a child that was started but not used, and remove the sandbox's files."""
@@ -192,7 +212,7 @@ def _spawn(sandbox: Sandbox, limits: SessionLimits) -> _Spawned:
     """Start a child and send the header that confines it."""
     launch = sandbox.launch(CHILD_SOURCE)
     header = {"path": launch.path, "cwd": launch.workdir, "drop": launch.drop,
-              "preload": launch.preload, "rlimits": launch.rlimits}
+              "rlimits": launch.rlimits}
     process = sandbox.spawn(launch)
     reader = Reader(process, limits.output_bytes, wrapped=sandbox.layer == "namespaces")
     reader.send_header(json.dumps(header, allow_nan=False).encode() + b"\n")
@@ -272,8 +292,11 @@ class _Runner:
         self.budget_spent = 0.0  # by the cells, all children together
         self.calls_spent = 0.0  # by the calls: a budget of the same size, of their own
         self.restarts = 0
+        self.original = {cell.index: cell.source for cell in cells}
+        self.skipped_lines: dict[int, list[str]] = {}
         for cell in cells:
             done = to_python(cell.source)
+            self.skipped_lines[cell.index] = list(done.notes)
             for note in done.notes:
                 self.notices.append(f"Cell {cell.index}: {note}.")
             if done.dropped:
@@ -287,8 +310,35 @@ class _Runner:
     def cell_reports(self) -> tuple[CellReport, ...]:
         return tuple(self.reports[i] for i in self.order if i in self.reports)
 
-    def call_results(self) -> dict[str, CallResult]:
-        return {p.call.id: self.results[p.call.id] for p in self.calls}
+    def call_results(self, defined_elsewhere: Mapping[str, str]) -> dict[str, CallResult]:
+        """Each call's result; a missing function's says why, where the cells tell."""
+        facts = [CellFacts(i, self.original[i], r.status, r.message)
+                 for i in self.order if (r := self.reports.get(i)) is not None]
+        results = {}
+        for prepared in self.calls:
+            result = self.results[prepared.call.id]
+            if result.status == "missing":
+                why = explain_missing(prepared.call.function, facts, defined_elsewhere)
+                if why:
+                    result = dataclasses.replace(result, message=why)
+            results[prepared.call.id] = result
+        return results
+
+    def student_notes(self) -> tuple[str, ...]:
+        """Lines the grader skipped and packages it stood in for, for the top of the results."""
+        notes: list[str] = []
+        skipped = skipped_lines_note(self.skipped_lines)
+        if skipped:
+            notes.append(skipped)
+        seen: set[str] = set()
+        for index in self.order:
+            report = self.reports.get(index)
+            for package in report.absent if report else ():
+                root = package.split(".", 1)[0]
+                if root not in seen:
+                    seen.add(root)
+                    notes.append(absent_package_note(package, index))
+        return tuple(notes)
 
     # ------------------------------------------------------------ the loop
     def run(self, sandbox: Sandbox, spawned: _Spawned | None = None) -> None:
@@ -359,8 +409,9 @@ class _Runner:
         request = {
             "output_bytes": limits.output_bytes, "caps": wire.DEFAULT_CAPS.as_dict(),
             "budget": budget,
-            "cells": [{"index": i, "source": self.sources[i], "timeout": limits.cell_timeout}
-                      for i in cells],
+            "cells": [{"index": i, "source": self.sources[i], "timeout": limits.cell_timeout,
+                       "guarded": guarded_import_lines(self.sources[i])} for i in cells],
+            "display_packages": sorted(DISPLAY_PACKAGES),
             "calls": [dict(p.wire, replay=replay) for p, replay in calls],
         }
         items = [_Item("cell", i, limits.cell_timeout) for i in cells]
@@ -425,7 +476,8 @@ class _Runner:
                 return False
             index = int(item.key)
             self.reports[index] = CellReport(index, status, _clip(text, cap),
-                                             _clip(output + reader.take_raw(), cap))
+                                             _clip(output + reader.take_raw(), cap),
+                                             _package_names(message.get("absent")))
             return True
         if message.get("t") != "call" or message.get("id") != item.key or \
                 status not in _CHILD_CALL_STATUSES:
@@ -520,6 +572,13 @@ class _Runner:
             return f"it was killed by {signal.Signals(number).name}"
         except ValueError:
             return f"it was killed by signal {number}"
+
+
+def _package_names(value: object) -> tuple[str, ...]:
+    """The child's list of packages it stood in for: names only, a few, or nothing."""
+    if type(value) is not list:
+        return ()
+    return tuple(v for v in value[:_MAX_ABSENT] if type(v) is str and _PACKAGE_NAME.fullmatch(v))
 
 
 def _grace(soft: float) -> float:
