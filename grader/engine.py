@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from grader.notebook import CodeCell, load_code_cells
 from grader.outcome import Outcome
 from grader.results import ItemResult, results_document
 from grader.rubric import Item, Rubric
-from grader.sandbox.session import PendingSession, SessionLimits, start_session
+from grader.sandbox.session import CallResult, PendingSession, SessionLimits, start_session
 from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
 from grader.submission import Submission
 from grader.weights import load_weights
@@ -188,35 +189,110 @@ def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], op
     return cells, pending
 
 
+RETEST = ":retest"
+"""Appended to a visible item's id in the call ids of its re-test on hidden inputs."""
+
+
+@dataclass(frozen=True)
+class NotebookPlan:
+    """A notebook item's probe and, for a visible item, its re-test on hidden inputs (if graded in full)."""
+
+    probe: Probe
+    retest: Probe | None = None
+
+
+def plan_notebook_item(item: Item, rubric: Rubric, reference: ModuleType, salt: str, fingerprint: str, *,
+                       retest: bool = True) -> NotebookPlan:
+    """Plan an item's calls: hidden items on hidden inputs; visible ones on the public inputs and, if
+    `retest`, again on hidden inputs.
+
+    Hidden inputs come from the private salt and the submission. A visible item's re-test is the
+    same check (the same input generator) on them; `_judge` counts its points only as far as the
+    re-test earns them too, so a table of the public answers earns nothing. `grader check` and the
+    kit have no salt: they run the public inputs only (`retest=False`).
+    """
+    spec = get_check(item.check)
+    assert spec is not None  # the rubric loader checked the name
+    params, timeout = spec.with_defaults(item.params), rubric.limits.call_timeout
+    hidden = np.random.default_rng(derive_seed(salt, fingerprint, item.id))
+    if item.visibility != "visible":
+        return NotebookPlan(spec.function(NotebookContext(item.id, params, hidden, reference, False, timeout)))
+    public = np.random.default_rng(derive_seed(PUBLIC_SALT, item.id))
+    probe = spec.function(NotebookContext(item.id, params, public, reference, True, timeout))
+    if not retest:
+        return NotebookPlan(probe)
+    return NotebookPlan(probe, spec.function(NotebookContext(item.id + RETEST, params, hidden, reference, False,
+                                                             timeout)))
+
+
+# What the re-test's calls did, said without their inputs, values or the student's output.
+_RETEST_FAULTS = {
+    "missing": "is not defined",
+    "error": "raises an error",
+    "timeout": "does not finish in time",
+    "crashed": "stops the notebook's Python process",
+    "bad_value": "returns a value the grader cannot read",
+    "not_run": "could not be called (the time for the graded functions ran out)",
+}
+
+
+def _judge(plan: NotebookPlan, results: Mapping[str, CallResult]) -> Outcome:
+    """The probe's outcome; for a visible item, lowered to its re-test's where that earns less.
+
+    Before the due date students see only the public cases: where the re-test earns less, the
+    feedback says so in general words, never with the re-test's inputs; `details` keep its
+    feedback (inputs shown by shape, as for hidden items) for staff.
+    """
+    outcome = plan.probe.judge(results)
+    if plan.retest is None:
+        return outcome
+    retest = plan.retest.judge(results)
+    details = {**(outcome.details or {}), "public_fraction": float(outcome.fraction),
+               "retest_fraction": float(retest.fraction), "retest_feedback": retest.feedback}
+    if retest.fraction >= outcome.fraction:
+        return Outcome(outcome.fraction, outcome.feedback, details)
+    functions = " and ".join(dict.fromkeys(call.function for call in plan.probe.calls)) or "It"
+    statuses = {results[call.id].status if call.id in results else "not_run" for call in plan.retest.calls}
+    faults = [fault for status, fault in _RETEST_FAULTS.items() if status in statuses]
+    what = f"on some of them it {' and '.join(faults)}" if faults else "its results differ from the expected ones"
+    lead = "passes the public examples but not" if outcome.passed else "also does worse on"
+    message = (f"{functions} {lead} the grader's other tests of the same function (inputs of the same kind, not "
+               f"shown): {what}. Make sure it computes its result in general, not just for the public inputs: "
+               "the points count only as far as those tests pass too.")
+    return Outcome(retest.fraction, message if outcome.passed else f"{outcome.feedback}\n{message}", details)
+
+
 def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], cells: list[CodeCell],
-                    pending: PendingSession, salt: str, outcomes: dict[str, Outcome], log: list[str],
-                    top: list[str]) -> str:
+                    pending: PendingSession, salt: str, retest: bool, outcomes: dict[str, Outcome],
+                    log: list[str], top: list[str]) -> str:
     reference = rubric.load_code_reference()
     fingerprint = submission_fingerprint(submission.all_files())
-    probes: dict[str, Probe] = {}
+    plans: dict[str, NotebookPlan] = {}
     for item in items:
-        spec = get_check(item.check)
-        assert spec is not None
-        public = item.visibility == "visible"
-        seed = derive_seed(PUBLIC_SALT, item.id) if public else derive_seed(salt, fingerprint, item.id)
-        context = NotebookContext(item.id, spec.with_defaults(item.params), np.random.default_rng(seed),
-                                  reference, public, rubric.limits.call_timeout)
         try:
-            probes[item.id] = spec.function(context)
+            plans[item.id] = plan_notebook_item(item, rubric, reference, salt, fingerprint, retest=retest)
         except Exception:
             outcomes[item.id] = Outcome.zero(INTERNAL_ERROR)
             log.append(f"{item.id}: internal error while planning\n{traceback.format_exc()}")
-    calls = [call for probe in probes.values() for call in probe.calls]
+    # The re-tests last: no call on public inputs, whose feedback students see, comes after one on
+    # hidden inputs (a function could keep those inputs and print them in a later call).
+    calls = [call for plan in plans.values() for call in plan.probe.calls]
+    calls += [call for plan in plans.values() if plan.retest is not None for call in plan.retest.calls]
     report = pending.run(cells, calls)
     top.extend(notebook_summary(report))
     # Sandbox notices name server paths and layers: for staff (stdout), not for students.
     log.extend(f"sandbox ({report.layer}): {notice}" for notice in report.notices)
-    for item_id, probe in probes.items():
+    for item_id, plan in plans.items():
         item = next(i for i in items if i.id == item_id)
-        outcome, error = _run_check(item, functools.partial(probe.judge, report.calls))
+        outcome, error = _run_check(item, functools.partial(_judge, plan, report.calls))
         outcomes[item_id] = outcome
         if error:
             log.append(error)
+        details = outcome.details or {}
+        public, again = details.get("public_fraction"), details.get("retest_fraction")
+        if isinstance(public, float) and isinstance(again, float) and again < public:
+            log.append(f"{item_id}: the re-test on hidden inputs earned {again:.0%}, the public inputs "
+                       f"{public:.0%}; the re-test said:\n{details['retest_feedback']}")
     return report.layer
 
 
@@ -269,7 +345,7 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
                log, problems)
         if opened is not None:
             layer = _stage(notebook_items, outcomes, log, _grade_notebook, submission, rubric, notebook_items,
-                           *opened, salt, outcomes, log, top)
+                           *opened, salt, not options.visible_only, outcomes, log, top)
     finally:
         if opened is not None:
             opened[1].close()

@@ -109,6 +109,11 @@ graph node names, expression syntax; never whether the answer is right). The wri
 and the hidden items are graded on Gradescope only (their results appear after the due date),
 so the public total is not your final score.
 
+Gradescope also runs each public function again on other inputs of the same kind, which it
+does not show, and counts a public item's points only as far as those tests pass too. A function
+that is right only on the inputs of `public_checks.json` (for example one that looks its answers
+up) earns nothing there: write each function to compute its result for any input.
+
 {weights_note}The last lines say how your notebook's process was isolated. On most laptops
 (macOS, Windows, Linux without bubblewrap) that is "rlimits": resource limits only, so your
 notebook runs with your own user's rights, as it does in Jupyter. That is fine here: the kit

@@ -226,6 +226,91 @@ def _transposed(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {**arrays, "W1": arrays["W1"].T.copy(), "W2": arrays["W2"].T.copy()}
 
 
+LOOKUP_TABLE_CODE = """\
+# No implementation: each public function is a table from the public checks' inputs (copied
+# from the student kit's public_checks.json) to their expected outputs; any other input gets
+# a wrong answer.
+import json
+
+import numpy as np
+
+TABLE = json.loads({table!r})
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {{str(k): _plain(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if callable(value):
+        return None
+    return value
+
+
+def _arrays(value):
+    if isinstance(value, dict):
+        return {{k: _arrays(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return np.array(value, dtype=np.float64)
+    return value
+
+
+def _table_function(name):
+    rows = {{key: (expected, select) for key, expected, select in TABLE[name]}}
+
+    def function(*args):
+        hit = rows.get(json.dumps(_plain(list(args)), sort_keys=True))
+        if hit is None:
+            return 0.0
+        expected, select = hit
+        if select is None:
+            return _arrays(expected)
+        value = [None, None]
+        value[select] = _arrays(expected)
+        return tuple(value)
+
+    function.__name__ = name
+    return function
+
+
+for _name in TABLE:
+    globals()[_name] = _table_function(_name)
+"""
+
+
+def _lookup_table(folder: Path) -> None:
+    """A notebook that holds the public checks' inputs and expected outputs and no implementation."""
+    from grader.rubric import load_rubric
+    from grader.student_kit import public_checks
+
+    # The readable cases of public_checks.json, as a student reads them from the kit.
+    checks = json.loads(json.dumps(public_checks(load_rubric(ROOT / "rubrics" / "hw1.yaml"))))
+    table: dict[str, list[object]] = {}
+    for check in checks:
+        for case in check["cases"]:
+            args = [None if isinstance(arg, dict) and set(arg) == {"function"} else arg for arg in case["args"]]
+            key = json.dumps(args, sort_keys=True)
+            table.setdefault(case["function"], []).append([key, case["expected"], case["select"]])
+    source = LOOKUP_TABLE_CODE.format(table=json.dumps(table, separators=(",", ":")))
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "id": "cell-00", "metadata": {},
+             "source": "# Homework 1: programming part (answers looked up, nothing computed)\n"},
+            {"cell_type": "code", "execution_count": None, "id": "cell-01", "metadata": {}, "outputs": [],
+             "source": source},
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (folder / "hw1_code.ipynb").write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
+
+
 FULL_CODE = [_copy("hw1_written.yaml"), _copy("hw1_weights.npz")]
 
 # name -> (description, writers, expected part scores)
@@ -349,6 +434,13 @@ SAMPLES_SPEC: dict[str, tuple[str, list[Callable[[Path], None]], dict[str, objec
             *FULL_CODE,
         ],
         {**WRITTEN_OK, **CODE_OK, **P5_FULL},
+    ),
+    "public_lookup_table": (
+        "No implementation: each public function is a table from the inputs of the kit's public_checks.json "
+        "to their expected outputs. The grader re-tests every public item on hidden inputs: 0 on every "
+        "notebook item; the reference's written answers and weights.",
+        [_lookup_table, *FULL_CODE],
+        {**WRITTEN_OK, **CODE_ZERO, **P5_FULL},
     ),
     "never_ending_cell": (
         "A last cell that never ends (stray training loop): it is stopped, every function above is graded.",

@@ -24,7 +24,7 @@ from grader.checks.feedback import QUOTE, show_value
 from grader.cli import main as grader_main
 from grader.errors import GraderError
 from grader.kit.expression_syntax import Mode, expression_problem
-from grader.kit.report import feedback_lines
+from grader.kit.report import RETEST_NOTE, feedback_lines
 from grader.kit.written_format import check_written
 from grader.rubric import Rubric
 from grader.student_kit import WITHHELD, _check_imports, _rewrite, build_student_kit, written_formats
@@ -310,6 +310,7 @@ def test_kit_check_reference_earns_every_public_point(
         assert f" {item.points:g}/{item.points:g}  PASS" in rows[item.id], out
     assert "PASS (estimate)" in rows["p5_accuracy"]
     assert f"Public total: {sum(i.points for i in visible):g} of {sum(i.points for i in visible):g} points" in out
+    assert RETEST_NOTE in out  # the public total is not what Gradescope gives
     assert "parses and has every expected key" in out
     if isolation == "rlimits":
         assert "Isolation layer used for your notebook: rlimits" in out
@@ -345,6 +346,24 @@ def test_kit_check_inplace_sgd_fails_like_grader_check(
     assert grader_main(["check", str(sample), "--rubric", str(RUBRIC)]) == 0
     staff = capsys.readouterr().out
     assert _block(staff, "p4_sgd_step") == _block(result.stdout, "p4_sgd_step")
+
+
+def test_kit_check_cannot_tell_a_lookup_table_and_says_so(
+    clean: CleanPython, kit_dir: Path, rubric: Rubric, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table of the public answers passes every public check (the kit has no hidden inputs), and
+    the report says that Gradescope re-tests on other inputs; `grader check` prints the same."""
+    sample = _sample("public_lookup_table", tmp_path)
+    result = clean.run("check.py", str(sample), cwd=kit_dir, isolation="rlimits")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = _rows(result.stdout)
+    notebook = [item.id for item in rubric.items_of("notebook") if item.visibility == "visible"]
+    assert all(" PASS" in rows[item_id] for item_id in notebook), result.stdout
+    assert RETEST_NOTE in result.stdout
+    assert grader_main(["check", str(sample), "--rubric", str(RUBRIC)]) == 0
+    staff = capsys.readouterr().out
+    assert all(" PASS" in _rows(staff)[item_id] for item_id in notebook) and RETEST_NOTE in staff
+    assert "runs each public function again" in (kit_dir / "README.md").read_text(encoding="utf-8")
 
 
 def test_kit_check_weights_problems(clean: CleanPython, kit_dir: Path, tmp_path: Path) -> None:
@@ -468,7 +487,7 @@ def test_kit_report_shows_verdicts_hints_and_formats(
     indicator = "\n".join(_block(out, "p1_indicator"))
     assert ("returned a result that differs: 2 of 9 entries differ (tolerance rtol=0, atol=0); first at [2]: "
             "expected 1, got 0.") in indicator
-    assert "indicator(array(9,) [-2.0, -1.000000000001, -1.0," in indicator
+    assert "indicator(array(9,) [-1.505, -1.000000000001, -1.0," in indicator
     assert "Hint: The indicator is 1 on the closed interval [-1, 1]: both edges count." in indicator
     step = _block(out, "p1_step")
     assert any("more lines; --full shows them" in line for line in step)

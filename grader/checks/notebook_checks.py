@@ -44,13 +44,23 @@ def _mlp_params(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.nda
     return params, rng.normal(size=(N, D)), rng.integers(0, C, size=N)
 
 
+# Every case of a visible item draws on the generator: the engine re-tests visible items with the
+# same generator on hidden inputs, where a case of fixed inputs would be the public case again (and
+# a table of the public answers would pass it). Edge values stay; the values around them are drawn,
+# to three decimals so that a hidden case is practically never a public one.
+def _drawn(rng: np.random.Generator, low: float, high: float) -> float:
+    """A number in [low, high) with three decimals."""
+    return float(rng.integers(round(low * 1000), round(high * 1000))) / 1000
+
+
 def _step_inputs(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
-    edges = np.array([-2.0, -1e-300, -0.0, 0.0, 5e-324, 1e-12, 1.0, 3.5])
+    edges = np.array([-_drawn(rng, 1.1, 4.0), -1e-300, -0.0, 0.0, 5e-324, 1e-12, 1.0, _drawn(rng, 1.1, 4.0)])
     return [(edges,), (rng.normal(size=(int(rng.integers(2, 6)), 3)),)]
 
 
 def _indicator_inputs(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
-    edges = np.array([-2.0, -1.0 - 1e-12, -1.0, -0.5, 0.0, 0.5, 1.0, 1.0 + 1e-12, 2.0])
+    far, near = [_drawn(rng, 1.1, 3.0) for _ in range(2)], [_drawn(rng, 0.1, 0.9) for _ in range(2)]
+    edges = np.array([-far[0], -1.0 - 1e-12, -1.0, -near[0], 0.0, near[1], 1.0, 1.0 + 1e-12, far[1]])
     return [(edges,), (rng.uniform(-2, 2, size=(int(rng.integers(2, 6)), 3)),)]
 
 
@@ -84,9 +94,10 @@ def _vector_pairs(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
 
 
 def _vectors(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
-    # Not the written problem's v = [4, 2, 5]: a visible item's expected output would be the
-    # 1.3 Hessian, a written answer graded after the due date.
-    return [(np.array([1.0, -3.0, 2.0]),), (rng.normal(size=int(rng.integers(2, 30))),)]
+    # Never the written problem's v = [4, 2, 5] (entries within +-3, one decimal): a visible item's expected
+    # output would be the 1.3 Hessian, a written answer graded after the due date.
+    small = rng.integers(-30, 31, size=3) / 10
+    return [(small,), (rng.normal(size=int(rng.integers(2, 30))),)]
 
 
 def _counts(rng: np.random.Generator, ref: ModuleType) -> list[Args]:
@@ -278,14 +289,15 @@ def numerical_grad(ctx: NotebookContext) -> Probe:
         failures = []
         for call, (_, x, want) in zip(calls, cases, strict=True):
             result = results.get(call.id)
-            problem = call_problem(call, result, True)
+            problem = call_problem(call, result, ctx.show_inputs)
             if problem is None:
                 assert result is not None
+                shown = describe_call(call, ctx.show_inputs)
                 problem = mismatch(want, result.value, rtol=rtol, atol=atol,
-                                   what=f"{describe_call(call, True)} (compared with the exact gradient)")
+                                   what=f"{shown} (compared with the exact gradient)")
                 after = result.args_after[1] if result.args_after else None
                 if problem is None and mismatch(x, after, rtol=0, atol=0) is not None:
-                    problem = f"{describe_call(call, True)} changed x; it must leave its input as it was."
+                    problem = f"{shown} changed x; it must leave its input as it was."
             if problem:
                 failures.append(problem)
         return score_cases("numerical_grad is accurate on 3 test functions.", failures, len(calls), True)
@@ -325,7 +337,11 @@ def hvp_memory(ctx: NotebookContext) -> Probe:
 # ---------------------------------------------------------------- p4 sgd_step
 @register("sgd_step", "notebook", params={"cases": (int, 2)})
 def sgd_step(ctx: NotebookContext) -> Probe:
-    """p4: sgd_step returns params - lr * grads as a new dict and leaves its inputs unchanged."""
+    """p4: sgd_step returns params - lr * grads as a new dict and leaves its inputs unchanged.
+
+    Half of the points for the new values, half for leaving both input dicts unchanged while
+    returning a dict of new params.
+    """
     cases = []
     for _ in range(ctx.params["cases"]):
         params, _, _ = _mlp_params(ctx.rng)
@@ -349,6 +365,11 @@ def sgd_step(ctx: NotebookContext) -> Probe:
             if wrong:
                 values_ok = False
                 lines.append(wrong[0])
+            if not isinstance(result.value, dict) or not set(params) <= set(result.value):
+                # Leaving the inputs alone earns its half only beside new params: a function that
+                # does nothing (or returns a stored answer's garbage) leaves them alone too.
+                unchanged_ok = False
+                continue
             after = tuple(result.args_after or ())
             if len(after) < 2:
                 after = (None, None)  # nothing came back to compare: count the inputs as changed

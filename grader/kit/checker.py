@@ -7,7 +7,8 @@ expected outputs stored there. The expected outputs were computed by the course 
 kit was built; nothing in the kit can compute them. It prints the table `grader check` prints.
 
 Messages follow the grader's own checks (grader/checks/notebook_checks.py), so a failure reads
-the same here as on Gradescope. One item is scored differently: the trained weights (p5) are
+the same here as on Gradescope, where each public item is also re-tested on hidden inputs (the
+kit has none: the report says so). One item is scored differently: the trained weights (p5) are
 scored with the student's own forward function on a public test set, as an estimate, because
 the grader's forward pass is a solution.
 """
@@ -235,7 +236,7 @@ def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
 
 
 def _sgd_step(item: PublicItem, results: Results) -> Outcome:
-    """Half for the new values, half for leaving every input dict unchanged (`sgd_step`)."""
+    """Half for the new values, half for leaving every input dict unchanged while returning new params (`sgd_step`)."""
     values_ok = unchanged_ok = True
     lines: list[str] = []
     for case in item.cases:
@@ -249,6 +250,9 @@ def _sgd_step(item: PublicItem, results: Results) -> Outcome:
         if wrong:
             values_ok = False
             lines.append(wrong[0])
+        if not isinstance(result.value, dict) or not set(case.expected) <= set(result.value):
+            unchanged_ok = False  # leaving the inputs alone earns its half only beside new params
+            continue
         changed = []
         for index, name in case.unchanged:
             before, later = case.call.args[index], _arg_after(result, index)

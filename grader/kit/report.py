@@ -9,7 +9,7 @@ from typing import TextIO
 from grader.checks.feedback import QUOTE
 from grader.kit.written_format import OK, WrittenCheck
 
-__all__ = ["Row", "feedback_lines", "print_report"]
+__all__ = ["RETEST_NOTE", "Row", "feedback_lines", "print_report"]
 
 # The grader's own lines (verdicts: which entries differ, expected and got; hints) are always
 # shown in full. Only text quoted from the student's code (a traceback, printed output) is
@@ -17,6 +17,9 @@ __all__ = ["Row", "feedback_lines", "print_report"]
 _QUOTED_LINES = 4
 _QUOTED_WIDTH = 100
 FULL_OPTION = "--full"
+RETEST_NOTE = ("Gradescope also re-tests each public function on other inputs of the same kind, which it does "
+               "not show: a public item's points count only as far as those tests pass too.")
+"""Printed under the public total: the public inputs alone do not make the score."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def print_report(out: TextIO, *, root: str, rows: Sequence[Row], notes: str, lay
     caveat = f"{', '.join(estimated)} estimated; " if estimated else ""
     print(f"Public total: {round(score, 2):g} of {max_score:g} points "
           f"({caveat}hidden and after-due-date items are graded on Gradescope only)", file=out)
+    print(RETEST_NOTE, file=out)
     if notes.strip():
         print(f"\nNotes:\n{notes.strip()}", file=out)
     shown_layer = layer or "none (no notebook code was run)"
