@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.sandbox.cgroups import SessionCgroup
+from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.runtime import MirrorError, Runtime, mirror_runtime
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Launch:
     drop: tuple[int, int] | None   # uid, gid the child switches to after importing numpy
     rlimits: dict[str, Any]
     pass_fds: tuple[int, ...] = ()  # open files bwrap copies into the sandbox; closed once started
+    landlock: dict[str, list[str]] | None = None  # what the child may read and write, as it sees it
 
 
 # ---------------------------------------------------------------- choosing a layer
@@ -192,7 +194,12 @@ class Sandbox:
             if layer == "uid":
                 assert self.ids is not None
                 self._lock = _UidLock(self.ids[0])
-                self._protect(secret_paths)
+                if landlock_abi() == 0:
+                    # Without Landlock the child could read whatever its uid may: hide the secrets
+                    # by file mode (a readable copy elsewhere on the disk stays readable).
+                    self.notices.append("Landlock is unavailable: secret paths are hidden by file "
+                                        "mode only, and any world-readable copy elsewhere is not.")
+                    self._protect(secret_paths)
                 self.sweep()  # leftovers of an earlier grader that died
             self.masks = [Path(p).resolve() for p in secret_paths]
             # The uid layer's child runs a mirror of the runtime that its user can read; the
@@ -203,10 +210,14 @@ class Sandbox:
             # memory_mb then bounds all the session's processes together (and its tmpfs files).
             self.cgroup = (SessionCgroup.create(limits.memory_mb * 2**20, limits.max_processes)
                            if self.root_user and layer != "rlimits" else None)
-            if layer == "rlimits":
+            if layer == "rlimits" and landlock_abi() == 0:
                 self.notices.append(
                     "The notebook ran WITHOUT isolation (resource limits only): its code could "
                     "read and change any file the grader's user can.")
+            elif layer == "rlimits":
+                self.notices.append(
+                    "The notebook ran as the grader's own user, confined by Landlock (it reads only "
+                    "Python and numpy and writes only its working copy) and resource limits.")
             for stronger in LAYERS[:LAYERS.index(layer)]:
                 # Staff should know why a stronger layer was not used (e.g. a container's seccomp).
                 reason = _unavailable_reason(stronger)
@@ -255,8 +266,11 @@ class Sandbox:
                 for fd in fds:
                     os.close(fd)
                 raise
+            inside = [SANDBOX_PACKAGES, *_system_paths(), str(Path(sys.base_prefix).resolve()),
+                      str(_python_executable())]
             return Launch(argv, _environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
-                          self.ids, self.rlimits, tuple(fds))
+                          self.ids, self.rlimits, tuple(fds),
+                          _landlock_rules(inside, [SANDBOX_WORKDIR, "/tmp"]))
         env = _environment(str(work))
         if self.runtime is not None:
             packages = self.runtime.packages
@@ -270,8 +284,15 @@ class Sandbox:
                     (packages / source.name).symlink_to(source)
         if self.ids is not None:
             self.root.chmod(0o711)  # the uid may pass through to work/, not list the folder
+        env["TMPDIR"] = str(work)  # the one folder it may write to
+        if self.runtime is not None:
+            readable = [str(self.runtime.root)]
+        else:
+            readable = [str(packages), *(str(p.resolve()) for p in self.packages),
+                        str(Path(sys.base_prefix).resolve()), str(_python_executable())]
         return Launch(python, env, str(work), [str(packages)], str(work),
-                      self.ids if self.layer == "uid" else None, self.rlimits)
+                      self.ids if self.layer == "uid" else None, self.rlimits,
+                      landlock=_landlock_rules([*readable, *_system_paths()], [str(work)]))
 
     def spawn(self, launch: Launch) -> subprocess.Popen[bytes]:
         """Start the child in its own process group, with pipes for request, protocol and output."""
@@ -440,6 +461,16 @@ def _remove_owned_by(top: Path, uid: int) -> None:
                 _remove_owned_by(Path(entry.path), uid)
         except OSError:
             continue
+
+def _system_paths() -> list[str]:
+    """The system folders and files a child reads: shared libraries and the loader's config."""
+    return ["/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", *_ETC_FILES]
+
+
+def _landlock_rules(read_only: list[str], read_write: list[str]) -> dict[str, list[str]]:
+    return {"read_only": list(dict.fromkeys(read_only)), "read_write": read_write,
+            "files": ["/dev/null"]}
+
 
 def _python_executable() -> Path:
     if not sys.executable:

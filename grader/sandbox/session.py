@@ -55,7 +55,9 @@ RAW_READ_LIMIT = 16 * 2**20       # bytes read from fds 1 and 2 before the paren
 _CHUNK = 1 << 20
 _MAX_ABSENT = 20
 _PACKAGE_NAME = re.compile(r"[A-Za-z_]\w{0,63}(\.[A-Za-z_]\w{0,63}){0,5}", re.ASCII)
-CHILD_SOURCE = Path(__file__).with_name("child.py").read_text(encoding="utf-8")
+# The child's program: the Landlock module, then the harness (it never imports `grader`).
+CHILD_SOURCE = "\n\n".join(Path(__file__).with_name(name).read_text(encoding="utf-8")
+                             for name in ("landlock.py", "child.py"))
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class SessionReport:
     notices: tuple[str, ...]
     wall_seconds: float
     student_notes: tuple[str, ...] = ()  # what the student reads about the notebook as a whole
+    landlock: str = "not used"  # "ABI 7", or why the child could not confine itself with it
 
 
 class SandboxError(GraderError):
@@ -174,12 +177,14 @@ class PendingSession:
             runner = _Runner(cells, _prepare_calls(calls), self.limits)
             first, self.first = self.first, None
             runner.run(self.sandbox, first)
+            if runner.landlock.startswith("unavailable"):
+                runner.notices.append(f"Landlock was not applied: {runner.landlock}.")
             notices = tuple(dict.fromkeys([*self.sandbox.notices, *runner.notices]))
         finally:
             self.close()
         return SessionReport(self.layer, runner.cell_reports(),
                              runner.call_results(defined_elsewhere or {}), notices,
-                             time.monotonic() - self.started, runner.student_notes())
+                             time.monotonic() - self.started, runner.student_notes(), runner.landlock)
 
     def close(self) -> None:
         """Stop a child that was started but not used, and remove the sandbox's files."""
@@ -212,7 +217,7 @@ def _spawn(sandbox: Sandbox, limits: SessionLimits) -> _Spawned:
     """Start a child and send the header that confines it."""
     launch = sandbox.launch(CHILD_SOURCE)
     header = {"path": launch.path, "cwd": launch.workdir, "drop": launch.drop,
-              "rlimits": launch.rlimits}
+              "rlimits": launch.rlimits, "landlock": launch.landlock}
     process = sandbox.spawn(launch)
     reader = Reader(process, limits.output_bytes, wrapped=sandbox.layer == "namespaces")
     reader.send_header(json.dumps(header, allow_nan=False).encode() + b"\n")
@@ -292,6 +297,7 @@ class _Runner:
         self.budget_spent = 0.0  # by the cells, all children together
         self.calls_spent = 0.0  # by the calls: a budget of the same size, of their own
         self.restarts = 0
+        self.landlock = "not used"
         self.original = {cell.index: cell.source for cell in cells}
         self.skipped_lines: dict[int, list[str]] = {}
         for cell in cells:
@@ -423,6 +429,8 @@ class _Runner:
             if not (isinstance(ready, dict) and ready.get("t") == "ready"):
                 raise SandboxError("the sandboxed Python did not start: "
                                    + (reader.raw_tail() or f"{reader.end_status()}"))
+            # Sent before any student code ran: the child's own word on its confinement.
+            self.landlock = _landlock_summary(ready.get("landlock"))
             self._read_items(reader, items, budget)
         finally:
             child.stop()
@@ -572,6 +580,14 @@ class _Runner:
             return f"it was killed by {signal.Signals(number).name}"
         except ValueError:
             return f"it was killed by signal {number}"
+
+
+def _landlock_summary(value: object) -> str:
+    """"ABI n" if the child confined itself with Landlock, else why not."""
+    if isinstance(value, dict) and value.get("applied") is True and isinstance(value.get("abi"), int):
+        return f"ABI {value['abi']}"
+    reason = value.get("reason") if isinstance(value, dict) else None
+    return f"unavailable ({reason})" if isinstance(reason, str) and reason else "unavailable"
 
 
 def _package_names(value: object) -> tuple[str, ...]:
