@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import yaml
 from conftest import RUBRIC
 
+from grader.checks import network
 from grader.checks.arrays import mismatch, read_numbers
 from grader.checks.graph import compare_graphs
-from grader.checks.network import format_input, is_kth_largest, judge_network, read_network
+from grader.checks.network import (
+    counterexample,
+    format_input,
+    forward,
+    is_kth_largest,
+    judge_network,
+    probe_inputs,
+    read_network,
+    show_number,
+)
 from grader.checks.registry import WrittenContext, get_check
 from grader.errors import StudentFileError
 from grader.rubric import load_rubric
+from grader.seeds import derive_seed
 from grader.yamlio import load_untrusted_yaml, parse_yaml_text
 from reference_solutions.hw1.written import computation_graph, kth_largest_network, reference_answers
 
@@ -218,6 +233,173 @@ def test_inputs_are_formatted_to_round_trip() -> None:
     for value in (4000.0000000000005, 1e-06, -2.5, 0.0030000000001, 1e20, 3.0, -7.0):
         assert float(format_input(value)) == value
     assert format_input(3.0) == "3" and format_input(4000.0000000000005) == "4000.0000000000005"
+
+
+# --- 1.1: the verdict is exact ---------------------------------------------------------------------
+
+REFERENCE_W1 = [[1, -1, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]]
+
+# Each is wrong only on a thin set of inputs, which a fixed grid of test inputs missed (issue 9 §7:
+# the first four scored 10/10). With b1[0] = 2^-100 it is wrong only where x2 is within 2^-100 above
+# x1: closer than any probe of the grader's own comes (2^-50 relative, at scales down to 1e-6).
+THIN_WRONG: dict[str, dict[str, object]] = {
+    "x1's weight 1.0001 in every unit": _net(W1=[[1.0001, -1, 0, 0], [1.0001, 0, -1, 0], [1.0001, 0, 0, -1]]),
+    "x1's weight 1.0001 in one unit": _net(W1=[[1.0001, -1, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]]),
+    "b1 = 2^-37": _net(b1=[2**-37] * 3),
+    "b1[0] = 2^-37": _net(b1=[2**-37, 0, 0]),
+    "b1[0] = 2^-100": _net(b1=[2**-100, 0, 0]),
+    "x2's weight -0.9999": _net(W1=[[1, -0.9999, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]]),
+}
+
+
+def _as_written(value: object) -> Fraction:
+    """A weight as the student wrote it: 1.0001 is 10001/10000, "7/3" is seven thirds."""
+    if isinstance(value, float):
+        return Fraction(repr(float(value)))
+    return Fraction(str(value))
+
+
+def _exact_output(value: dict[str, Any], x: Sequence[Fraction]) -> int:
+    """The network's output at x, worked out here, exactly, without the grader's code."""
+    def phi(name: object, z: Fraction) -> int:
+        return int(z > 0) if name == "hard_threshold" else int(-1 <= z <= 1)
+
+    hidden = [phi(value["phi1"], sum((_as_written(w) * v for w, v in zip(row, x, strict=True)), _as_written(b)))
+              for row, b in zip(value["W1"], value["b1"], strict=True)]
+    z = sum((_as_written(w) * h for w, h in zip(value["w2"], hidden, strict=True)), _as_written(value["b2"]))
+    return phi(value["phi2"], z)
+
+
+def _kth(x: Sequence[Fraction], k: int) -> int:
+    return int(sum(v > x[0] for v in x[1:]) == k - 1)
+
+
+def _shown(feedback: str) -> list[Fraction]:
+    """The failing input named in the feedback, read back exactly."""
+    return [Fraction(text) for text in feedback.split("x = [", 1)[1].split("]", 1)[0].split(", ")]
+
+
+@pytest.mark.parametrize("name", THIN_WRONG)
+def test_a_thin_wrong_region_scores_zero_with_an_input_where_it_fails(name: str) -> None:
+    value = THIN_WRONG[name]
+    fraction, feedback = _judge(value)
+    assert fraction == 0, feedback
+    x = _shown(feedback)
+    assert len(set(x)) == 4, feedback
+    got = _exact_output(value, x)
+    assert got != _kth(x, 2) and f"outputs {got}." in feedback, feedback
+
+
+def test_the_inputs_reported_in_the_issue_do_fail() -> None:
+    # The test's own evaluator agrees with the report: these inputs show the networks wrong.
+    x = [Fraction(1), Fraction("1.00005"), Fraction(0), Fraction(-1)]
+    assert _exact_output(THIN_WRONG["x1's weight 1.0001 in one unit"], x) != _kth(x, 2)
+    x = [Fraction(0), Fraction(1, 2**38), Fraction(-1), Fraction(1)]
+    assert _exact_output(THIN_WRONG["b1 = 2^-37"], x) != _kth(x, 2)
+
+
+def test_the_exact_search_finds_a_point_no_probe_comes_near() -> None:
+    net = read_network(THIN_WRONG["b1[0] = 2^-100"])
+    assert not isinstance(net, str)
+    for seed in range(5):
+        X = probe_inputs(net, np.random.default_rng(seed))
+        assert np.array_equal(forward(net, X), is_kth_largest(X, 2))  # sampling alone would pass it
+    x = counterexample(net, 2)
+    assert x is not None and _exact_output(THIN_WRONG["b1[0] = 2^-100"], x) != _kth(x, 2)
+    assert [show_number(v) for v in x] == ["0", "1e-31", "-1", "-2"]
+
+
+@pytest.mark.parametrize("scale", [1e303, 1e-300, 5e-324])
+def test_a_network_scaled_by_a_huge_or_tiny_factor_is_right(scale: float) -> None:
+    # A hard threshold ignores a positive scale; the output indicator does not, so it is scaled
+    # only when that keeps every pattern but the right one outside [-1, 1].
+    W1 = [[w * scale for w in row] for row in REFERENCE_W1]
+    value = _net(W1=W1, w2=[2 * scale] * 3, b2=-4 * scale) if scale > 1 else _net(W1=W1)
+    fraction, feedback = _judge(value)
+    assert fraction == 1, feedback
+    net = read_network(value)
+    assert not isinstance(net, str)
+    X = probe_inputs(net, np.random.default_rng(0))
+    assert np.array_equal(forward(net, X), is_kth_largest(X, 2))  # no inf - inf in the float pass
+
+
+@pytest.mark.parametrize(("value", "k"), [
+    # x2 > x1 instead of x1 > x2, compensated in the output layer.
+    (_net(W1=[[-1, 1, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]], w2=[-2, 2, 2], b2=-2), 2),
+    # Units in another order, each scaled differently, a hard threshold at the output.
+    (_net(W1=[[3, 0, 0, -3], [0.5, -0.5, 0, 0], [2, 0, -2, 0]], w2=[1, 1, 1], b2=-2.5, phi2="hard_threshold"), 1),
+    # Right as written (2.2 * 2 - 3.4 = 1, on the indicator's edge), wrong in binary floating point.
+    (_net(w2=[2.2] * 3, b2=-3.4), 2),
+    (_net(w2=["7/3"] * 3, b2="-11/3"), 2),
+])
+def test_right_networks_written_differently_are_right(value: dict[str, object], k: int) -> None:
+    fraction, feedback = _judge(value, k)
+    assert fraction == 1, feedback
+
+
+def test_weights_are_read_as_written() -> None:
+    # 7/3 typed as a float is 2.3333333333333335: then 2 w + b = 1.0000000000000005, off the edge.
+    fraction, feedback = _judge(_net(w2=[7 / 3] * 3, b2=-11 / 3))
+    assert fraction == 0 and "x1 is the 2nd largest" in feedback
+
+
+def test_the_verdict_does_not_depend_on_the_salt() -> None:
+    """The probes (near-ties among them) are drawn from the salt; the verdict is the proof's."""
+    nets = {name: read_network(value) for name, value in THIN_WRONG.items()}
+    right = read_network(kth_largest_network(2))
+    assert not isinstance(right, str)
+    shown = set()
+    for salt in ("", "a", "spring-2025", "another secret", "0"):
+        rng = np.random.default_rng(derive_seed(salt, "p1_kth_largest"))
+        assert judge_network(right, 2, rng, label="k = 2").passed
+        for name, net in nets.items():
+            assert not isinstance(net, str)
+            outcome = judge_network(net, 2, rng, label="k = 2")
+            x = _shown(outcome.feedback)
+            assert outcome.fraction == 0 and _exact_output(THIN_WRONG[name], x) != _kth(x, 2), (salt, name)
+        shown.add(probe_inputs(right, np.random.default_rng(derive_seed(salt, "p1_kth_largest"))).tobytes())
+    assert len(shown) == 5  # the salted probes differ from salt to salt
+
+
+def test_random_networks_are_right_only_if_no_input_shows_them_wrong() -> None:
+    rng = np.random.default_rng(2025)
+    grid = [np.array(p, dtype=float) for p in itertools.permutations([1, 2, 3, 4])]
+    grid = [x * s + t for x in grid for s in (1, 1e-3, 1e3) for t in (0, -2.5, 7)]
+    verdicts = []
+    for trial in range(150):
+        value = _net(W1=rng.integers(-2, 3, size=(3, 4)).tolist(), b1=(rng.integers(-1, 2, size=3) * 0.5).tolist(),
+                     w2=rng.integers(-2, 3, size=3).tolist(), b2=float(rng.integers(-8, 9)) / 2,
+                     phi1=("hard_threshold", "indicator")[trial % 2 if trial % 5 else 0],
+                     phi2=("hard_threshold", "indicator")[trial // 2 % 2])
+        k = int(rng.integers(1, 5))
+        if trial % 10 == 0:  # the reference for k, its units permuted and scaled
+            value = _net(W1=(rng.permutation(REFERENCE_W1) * rng.choice([1, 2, 7])).tolist(), b2=2 * k - 8)
+        fraction, feedback = _judge(value, k)
+        verdicts.append(fraction)
+        if fraction == 1:
+            for x in grid:
+                exact = [Fraction(repr(float(v))) for v in x]
+                assert _exact_output(value, exact) == _kth(exact, k), (value, k, x)
+        else:
+            x_shown = _shown(feedback)
+            assert _exact_output(value, x_shown) != _kth(x_shown, k), (value, k, feedback)
+    assert 5 <= verdicts.count(1) < len(verdicts)
+
+
+def test_the_exact_judgement_counts_its_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in range(1, 5):
+        budget = network.InequalityBudget()
+        net = read_network(kth_largest_network(k))
+        assert not isinstance(net, str) and counterexample(net, k, budget) is None
+        assert budget.spent == 0  # every unit's sign is fixed on each ordering: no elimination at all
+    thin = read_network(THIN_WRONG["b1[0] = 2^-100"])
+    assert not isinstance(thin, str)
+    budget = network.InequalityBudget()
+    assert counterexample(thin, 2, budget) is not None and 0 < budget.spent < 100
+    # Past the budget the network is not passed: it is left to the course staff.
+    monkeypatch.setattr(network, "MAX_INEQUALITIES", 1)
+    outcome = judge_network(thin, 2, np.random.default_rng(0), label="k = 2")
+    assert outcome.fraction == 0 and "could not be checked" in outcome.feedback
 
 
 # --- numbers as text, bad entries named, no internal class names -----------------------------------
