@@ -618,6 +618,20 @@ def _block_network():
     return libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) == 0
 
 
+def _seed_workdir(source, target, drop):
+    """Copy a large submission into the (size-capped) working folder, writable by the child."""
+    import shutil
+
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    for folder, dirs, files in os.walk(target):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if drop is not None:
+                os.chown(path, drop[0], drop[1], follow_symlinks=False)
+            if not os.path.islink(path):
+                os.chmod(path, 0o777 if name in dirs else 0o666)
+
+
 def _confine(rules):
     """Landlock (Linux 5.13+): read only the runtime, write only the working folder, no TCP,
     no signals or abstract sockets outside this process's own tree. A summary for the grader."""
@@ -643,6 +657,8 @@ def main():
     sys.dont_write_bytecode = True
     _apply_limits(request["rlimits"])
     sys.path[:0] = request["path"]
+    if request.get("seed"):
+        _seed_workdir(request["seed"], request["cwd"], request["drop"])
     # Before numpy starts its BLAS threads: Landlock confines only threads started after it.
     confinement = _confine(request.get("landlock"))
     import numpy  # after the limits: numpy's own allocations count against them

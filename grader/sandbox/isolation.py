@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.sandbox.cgroups import SessionCgroup
+from grader.sandbox.cleanup import remove_tree
 from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.runtime import MirrorError, Runtime, mirror_runtime
 
@@ -45,6 +46,7 @@ ENV_USER = "GRADER_SANDBOX_USER"  # name or number of the unprivileged user (def
 SESSION_UIDS = range(2_000_000_000, 3_000_000_000)  # unnamed uids, one per namespaced session
 SANDBOX_WORKDIR = "/submission"
 SANDBOX_PACKAGES = "/pkgs"
+SANDBOX_SEED = "/.submission-files"  # read-only source of a large submission's working copy
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
               "/etc/localtime")
 _uid_locks: dict[int, threading.Lock] = {}
@@ -68,6 +70,7 @@ class Launch:
     rlimits: dict[str, Any]
     pass_fds: tuple[int, ...] = ()  # open files bwrap copies into the sandbox; closed once started
     landlock: dict[str, list[str]] | None = None  # what the child may read and write, as it sees it
+    seed: str | None = None  # a folder the child copies into its working folder before starting
 
 
 # ---------------------------------------------------------------- choosing a layer
@@ -162,7 +165,7 @@ def _namespaces_problem() -> str | None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap did not run ({exc})"
     finally:
-        shutil.rmtree(probe, ignore_errors=True)
+        remove_tree(probe)
     if result.returncode != 0:
         return "bubblewrap failed: " + result.stderr.decode(errors="replace").strip()[:300]
     return None
@@ -235,22 +238,25 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Remove the temporary files and the cgroup, and release the uid lock."""
-        if self.cgroup is not None:
-            self.cgroup.close()
-            self.cgroup = None
-        shutil.rmtree(self.root, ignore_errors=True)
-        if self._protected:
-            self._unprotect()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        """Remove the temporary files and the cgroup, and release the uid lock (whatever fails)."""
+        try:
+            if self.cgroup is not None:
+                self.cgroup.close()
+                self.cgroup = None
+            if not remove_tree(self.root).complete:
+                self.notices.append(f"Some files of the session could not be removed from {self.root}.")
+            if self._protected:
+                self._unprotect()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     # ------------------------------------------------------------ starting a child
     def launch(self, child_source: str) -> Launch:
         """A fresh working copy of the submission and the command that starts a child on it."""
         work = self.root / "work"
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
         work.mkdir()
         if self.submission_dir is not None:
             _copy_tree(self.submission_dir, work)
@@ -268,9 +274,10 @@ class Sandbox:
                 raise
             inside = [SANDBOX_PACKAGES, *_system_paths(), str(Path(sys.base_prefix).resolve()),
                       str(_python_executable())]
+            seed = SANDBOX_SEED if SANDBOX_SEED in argv else None
             return Launch(argv, _environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
                           self.ids, self.rlimits, tuple(fds),
-                          _landlock_rules(inside, [SANDBOX_WORKDIR, "/tmp"]))
+                          _landlock_rules(inside, [SANDBOX_WORKDIR, "/tmp"]), seed)
         env = _environment(str(work))
         if self.runtime is not None:
             packages = self.runtime.packages
@@ -453,7 +460,7 @@ def _remove_owned_by(top: Path, uid: int) -> None:
             info = entry.stat(follow_symlinks=False)
             if info.st_uid == uid:
                 if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                    remove_tree(entry.path)
                 else:
                     os.unlink(entry.path)
             elif entry.is_dir(follow_symlinks=False) and info.st_mode & stat.S_IWOTH:
@@ -566,8 +573,12 @@ def _bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
     total = 0
     entries = sorted(work.rglob("*"))
     if len(entries) > MAX_COPIED_FILES:
-        # Too many files to hand over as open fds: bind the throwaway copy instead (no quota).
-        argv += ["--bind", str(work), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR, "--"]
+        # Too many files to hand over as open fds: the child copies them from a read-only view
+        # into its capped tmpfs before any student code runs (see child.py, _seed_workdir).
+        total = sum(p.lstat().st_size for p in entries)
+        argv += ["--ro-bind", str(work), SANDBOX_SEED,
+                 *_tmpfs(SANDBOX_WORKDIR, file_mb * 2**20 + total, sized),
+                 "--chdir", SANDBOX_WORKDIR, "--"]
         return argv
     for path in entries:
         target = f"{SANDBOX_WORKDIR}/{path.relative_to(work).as_posix()}"

@@ -217,7 +217,7 @@ def _spawn(sandbox: Sandbox, limits: SessionLimits) -> _Spawned:
     """Start a child and send the header that confines it."""
     launch = sandbox.launch(CHILD_SOURCE)
     header = {"path": launch.path, "cwd": launch.workdir, "drop": launch.drop,
-              "rlimits": launch.rlimits, "landlock": launch.landlock}
+              "rlimits": launch.rlimits, "landlock": launch.landlock, "seed": launch.seed}
     process = sandbox.spawn(launch)
     reader = Reader(process, limits.output_bytes, wrapped=sandbox.layer == "namespaces")
     reader.send_header(json.dumps(header, allow_nan=False).encode() + b"\n")

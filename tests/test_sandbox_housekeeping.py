@@ -1,0 +1,95 @@
+"""The sandbox's housekeeping against hostile leftovers: deep trees, many files, the disk cap."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.notebook import CodeCell
+from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session
+
+LAYERS = available_layers()
+DEEP_TREE = """
+import os
+def grow(top, depth):
+    os.makedirs(top, exist_ok=True)
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+    return depth
+"""
+
+
+def _run(sources: list[str], calls: list[Call], layer: str, submission_dir: Path | None = None,
+         **limits: object):
+    cells = [CodeCell(i + 1, s) for i, s in enumerate(sources)]
+    return run_session(cells, calls, SessionLimits(**limits),  # type: ignore[arg-type]
+                       submission_dir=submission_dir, isolation=layer)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_deep_tree_in_the_working_folder_costs_no_later_session(layer: str) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("grader-sandbox-*"))
+    report = _run([DEEP_TREE], [Call("g", "grow", ("tree", 3000))], layer)
+    assert report.calls["g"].value == 3000, report.calls["g"].message
+    assert set(Path(tempfile.gettempdir()).glob("grader-sandbox-*")) <= before  # all removed
+    again = _run(["def f():\n    return 1\n"], [Call("f", "f")], layer)
+    assert again.calls["f"].value == 1
+
+
+def test_a_deep_tree_in_shared_tmp_costs_no_later_session() -> None:
+    if "uid" not in LAYERS:
+        pytest.skip(f"the uid layer is unavailable here: {isolation._unavailable_reason('uid')}")
+    report = _run([DEEP_TREE], [Call("g", "grow", ("/tmp/grader-test-deep-tree", 3000))], "uid")
+    if report.calls["g"].status == "ok":  # without Landlock the uid may write /tmp: swept after
+        assert not Path("/tmp/grader-test-deep-tree").exists()
+    else:
+        assert "PermissionError" in report.calls["g"].message  # Landlock: /tmp is not its to write
+    again = _run(["def f():\n    return 1\n"], [Call("f", "f")], "uid")
+    assert again.calls["f"].value == 1
+
+
+def test_a_submission_of_many_files_still_has_a_disk_cap(tmp_path: Path) -> None:
+    if "namespaces" not in LAYERS:
+        pytest.skip(f"the namespaces layer is unavailable here: {isolation._unavailable_reason('namespaces')}")
+    if not isolation._bwrap_sizes_tmpfs():
+        pytest.xfail("bubblewrap < 0.8 cannot cap a tmpfs (no --size): no disk cap in this layer here")
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for i in range(isolation.MAX_COPIED_FILES + 50):
+        (submission / f"part_{i}.txt").write_text(f"{i}\n")
+    fill = ("import os\ndef fill():\n    written = 0\n    try:\n        for i in range(64):\n"
+            "            with open(f'fill_{i}.bin', 'wb') as handle:\n"
+            "                handle.write(b'x' * (4 << 20))\n            written += 4\n"
+            "    except OSError as exc:\n        return [written, exc.errno]\n    return [written, 0]\n"
+            "def count():\n    return len([n for n in os.listdir('.') if n.startswith('part_')])\n"
+            "def edit():\n    open('part_0.txt', 'a').write('more')\n    return open('part_0.txt').read()\n")
+    report = _run([fill], [Call("n", "count"), Call("e", "edit"), Call("f", "fill")], "namespaces",
+                  submission_dir=submission, file_mb=16)
+    assert report.calls["n"].value == isolation.MAX_COPIED_FILES + 50  # every file is there
+    assert report.calls["e"].value == "0\nmore"  # and writable, as in the student's own folder
+    written, error = report.calls["f"].value
+    assert written <= 16 + 4 and error != 0, report.calls["f"]  # the cap, not 256 MB
+    assert (submission / "part_0.txt").read_text() == "0\n"  # the grader's copy is untouched
+
+
+def test_cleanup_failure_never_keeps_the_uid_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "uid" not in LAYERS:
+        pytest.skip(f"the uid layer is unavailable here: {isolation._unavailable_reason('uid')}")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    sandbox = isolation.Sandbox("uid", SessionLimits(), None, [])
+    monkeypatch.setattr(isolation, "remove_tree", broken)
+    with pytest.raises(RecursionError):
+        sandbox.close()
+    monkeypatch.undo()
+    assert not isolation._uid_locks[isolation.sandbox_ids()[0]].locked()  # the next session may start
+    isolation.remove_tree(sandbox.root)
