@@ -93,3 +93,44 @@ def test_cleanup_failure_never_keeps_the_uid_lock(monkeypatch: pytest.MonkeyPatc
     monkeypatch.undo()
     assert not isolation._uid_locks[isolation.sandbox_ids()[0]].locked()  # the next session may start
     isolation.remove_tree(sandbox.root)
+
+
+SYSV_IPC = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def make():
+    return [libc.shmget(0x5eed, 1 << 20, 0o1666), libc.msgget(0x5eed, 0o1666)]
+def find():
+    return [libc.shmget(0x5eed, 0, 0o666), libc.msgget(0x5eed, 0o666)]
+"""
+
+
+def test_sysv_ipc_does_not_outlive_the_session() -> None:
+    if "uid" not in LAYERS:
+        pytest.skip(f"the uid layer is unavailable here: {isolation._unavailable_reason('uid')}")
+    uid = isolation.sandbox_ids()[0]
+    report = _run([SYSV_IPC], [Call("m", "make")], "uid")
+    made = report.calls["m"].value
+    assert made is not None and min(made) >= 0, report.calls["m"].message
+    assert isolation.ipc_objects(uid) == []  # removed, or never in the host's namespace
+    later = _run([SYSV_IPC], [Call("f", "find")], "uid")
+    assert later.calls["f"].value == [-1, -1]  # the next submission finds nothing of it
+
+
+def test_leftover_ipc_objects_of_the_uid_are_removed() -> None:
+    """Where the child cannot have its own IPC namespace (a container), the sweep removes them."""
+    if "uid" not in LAYERS:
+        pytest.skip(f"the uid layer is unavailable here: {isolation._unavailable_reason('uid')}")
+    import subprocess
+
+    uid, gid = isolation.sandbox_ids()
+    runtime = isolation.mirror_runtime(isolation._packages(()))  # a Python the uid can read
+    env = {"LD_LIBRARY_PATH": runtime.library_path or ""}
+    made = subprocess.run([str(runtime.executable), "-I", "-S", "-c",
+                           "import ctypes; libc = ctypes.CDLL(None); print(libc.shmget(0, 4096, 0o1600))"],
+                          user=uid, group=gid, capture_output=True, text=True, cwd="/", env=env)
+    if made.returncode != 0:
+        pytest.skip(f"the sandbox user cannot run this Python here: {made.stderr.strip()[-200:]}")
+    assert ("shm", int(made.stdout)) in isolation.ipc_objects(uid)
+    assert isolation.remove_ipc_objects(uid) == 0
+    assert isolation.ipc_objects(uid) == []

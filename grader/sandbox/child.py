@@ -618,6 +618,18 @@ def _block_network():
     return libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) == 0
 
 
+def _own_ipc_namespace():
+    """As root before the switch: SysV IPC of this session's own (refused in some containers;
+    the grader then removes the uid's IPC objects after the session)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.unshare(0x08000000) == 0  # CLONE_NEWIPC
+    except Exception:
+        return False
+
+
 def _seed_workdir(source, target, drop):
     """Copy a large submission into the (size-capped) working folder, writable by the child."""
     import shutil
@@ -664,6 +676,7 @@ def main():
     import numpy  # after the limits: numpy's own allocations count against them
 
     if request["drop"] is not None:
+        _own_ipc_namespace()
         _drop_privileges(*request["drop"])
     os.chdir(request["cwd"])
     # As in Jupyter, modules beside the notebook (or written by %%writefile) can be imported;

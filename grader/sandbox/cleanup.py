@@ -141,3 +141,47 @@ def _unlink(name: str, dir_fd: int | None, outcome: Removal) -> bool:
     except OSError:
         outcome.failed += 1
         return False
+
+
+# ---------------------------------------------------------------- SysV IPC
+
+_IPC_KINDS = {"shm": "-m", "msg": "-q", "sem": "-s"}  # /proc/sysvipc file -> ipcrm option
+
+
+def ipc_objects(uid: int) -> list[tuple[str, int]]:
+    """Linux: the SysV shared memory, message queues and semaphores that `uid` owns or made."""
+    found: list[tuple[str, int]] = []
+    for kind in _IPC_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as handle:
+                header = handle.readline().split()
+                rows = [line.split() for line in handle]
+        except OSError:
+            continue
+        columns = {name: i for i, name in enumerate(header)}
+        ident = columns.get("shmid", columns.get("msqid", columns.get("semid")))
+        owners = [columns[c] for c in ("uid", "cuid") if c in columns]
+        if ident is None or not owners:
+            continue
+        for row in rows:
+            try:
+                if any(int(row[i]) == uid for i in owners):
+                    found.append((kind, int(row[ident])))
+            except (ValueError, IndexError):
+                continue
+    return found
+
+
+def remove_ipc_objects(uid: int) -> int:
+    """Remove every SysV IPC object of `uid` (a channel between sessions); how many are left."""
+    import shutil
+    import subprocess
+
+    objects = ipc_objects(uid)
+    ipcrm = shutil.which("ipcrm", path="/usr/bin:/bin")
+    if not objects or ipcrm is None:
+        return len(objects)
+    for kind, ident in objects:
+        subprocess.run([ipcrm, _IPC_KINDS[kind], str(ident)], capture_output=True, check=False,
+                       stdin=subprocess.DEVNULL, timeout=30)
+    return len(ipc_objects(uid))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.sandbox.cgroups import SessionCgroup
-from grader.sandbox.cleanup import remove_tree
+from grader.sandbox.cleanup import ipc_objects, remove_ipc_objects, remove_tree  # noqa: F401  (used by tests)
 from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.runtime import MirrorError, Runtime, mirror_runtime
 
@@ -370,9 +370,13 @@ class Sandbox:
         if _pids_of(uid, zombies=True):
             self.notices.append(f"Some processes of uid {uid} outlived the sandbox's cleanup.")
         # Files the uid left in the shared temporary folders would be read by the next
-        # submission graded here (the same uid): remove them.
+        # submission graded here (the same uid): remove them. So would its SysV IPC objects
+        # (where the child could not have an IPC namespace of its own).
         for shared in SHARED_TEMP_DIRS:
             _remove_owned_by(Path(shared), uid)
+        left = remove_ipc_objects(uid)
+        if left:
+            self.notices.append(f"{left} SysV IPC objects of uid {uid} could not be removed.")
 
     # ------------------------------------------------------------ limits and secrets
     def _rlimits(self) -> dict[str, Any]:
