@@ -134,3 +134,58 @@ def test_leftover_ipc_objects_of_the_uid_are_removed() -> None:
     assert ("shm", int(made.stdout)) in isolation.ipc_objects(uid)
     assert isolation.remove_ipc_objects(uid) == 0
     assert isolation.ipc_objects(uid) == []
+
+
+# ---------------------------------------------------------------- the grader's own memory
+
+def _peak_while(function):  # type: ignore[no-untyped-def]
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = function()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_many_noisy_cells_keep_a_bounded_report() -> None:
+    """5,000 cells, each printing 64 KB and raising a 64 KB error (was: 1.8 GB kept)."""
+    from grader.sandbox.session import SESSION_TEXT_BUDGET
+
+    cell = "print('o' * 64_000)\nraise ValueError('e' * 64_000)\n"
+    cells = [CodeCell(i + 1, cell) for i in range(5000)] + [CodeCell(5001, "def f():\n    return 42\n")]
+    report, peak = _peak_while(lambda: run_session(cells, [Call("f", "f")], SessionLimits(notebook_timeout=120),
+                                                   submission_dir=None, isolation=LAYERS[0]))
+    kept = sum(len(c.output) + len(c.message) for c in report.cells)
+    assert kept <= SESSION_TEXT_BUDGET + 5001 * 200
+    assert report.calls["f"].value == 42  # the notebook still runs to the end
+    assert "not kept" in report.cells[-2].message
+    assert peak < 200 * 2**20, f"the grader held {peak / 2**20:.0f} MB for one session"
+
+
+def test_a_protocol_line_of_a_million_objects_is_refused_before_parsing() -> None:
+    """A forged line `{"t": "cell", "a": [{}, {}, ...]}` of 60 MB (was: 6.4 GB as Python dicts)."""
+    forge = ("import os\nline = b'{\"t\":\"cell\",\"a\":[' + b'{},' * 20_000_000 + b'{}]}\\n'\n"
+             "for fd in range(3, 12):\n    try:\n        os.write(fd, line)\n    except OSError:\n        pass\n"
+             "del line\n")
+    report, peak = _peak_while(lambda: run_session(
+        [CodeCell(1, forge), CodeCell(2, "def f():\n    return 42\n")], [Call("f", "f")],
+        SessionLimits(memory_mb=1024), submission_dir=None, isolation=LAYERS[0]))
+    assert report.calls["f"].value == 42  # the forged line is dropped unparsed; the rest goes on
+    assert peak < 300 * 2**20, f"the grader held {peak / 2**20:.0f} MB for one session"
+
+
+def test_messages_for_another_item_count_toward_the_flood_cap() -> None:
+    from grader.sandbox.session import MAX_GARBAGE_BYTES
+
+    forge = ("import os, json\nline = (json.dumps({'t': 'call', 'id': 'nope', 'status': 'ok', 'message': "
+             "'x' * 1_000_000, 'output': ''}) + '\\n').encode()\n"
+             f"for _ in range({MAX_GARBAGE_BYTES // 1_000_000 + 8}):\n"
+             "    for fd in range(3, 12):\n        try:\n            os.write(fd, line)\n"
+             "        except OSError:\n            pass\n")
+    report = run_session([CodeCell(1, forge), CodeCell(2, "x = 1\n")], [], SessionLimits(),
+                         submission_dir=None, isolation=LAYERS[0])
+    assert report.cells[0].status == "crashed"
+    assert "too much malformed data" in report.cells[0].message
+    assert report.cells[1].status == "ok"  # the other cells were run again without it

@@ -53,6 +53,11 @@ MAX_LINE_BYTES = 128 * 2**20      # above any honest message under wire.DEFAULT_
 MAX_GARBAGE_BYTES = 64 * 2**20    # malformed protocol data before the child counts as crashed
 RAW_READ_LIMIT = 16 * 2**20       # bytes read from fds 1 and 2 before the parent stops reading
 _CHUNK = 1 << 20
+# What one session may keep of what its child sent: the grader's memory per concurrent session
+# is bounded by these, whatever the notebook does (see docs/security.md).
+SESSION_TEXT_BUDGET = 8 * 2**20   # cell and call messages and outputs, all together
+MAX_CONTAINERS = 100_000          # JSON objects and arrays in one protocol line
+MAX_COMMAS = 2 * wire.DEFAULT_CAPS.max_items  # JSON values in one protocol line, roughly
 _MAX_ABSENT = 20
 _PACKAGE_NAME = re.compile(r"[A-Za-z_]\w{0,63}(\.[A-Za-z_]\w{0,63}){0,5}", re.ASCII)
 # The child's program: the Landlock module, then the harness (it never imports `grader`).
@@ -298,6 +303,7 @@ class _Runner:
         self.calls_spent = 0.0  # by the calls: a budget of the same size, of their own
         self.restarts = 0
         self.landlock = "not used"
+        self.kept_bytes = 0  # of the child's text kept so far (SESSION_TEXT_BUDGET)
         self.original = {cell.index: cell.source for cell in cells}
         self.skipped_lines: dict[int, list[str]] = {}
         for cell in cells:
@@ -463,7 +469,7 @@ class _Runner:
                         return
                     if isinstance(message, dict) and self._accept(item, message, reader):
                         break
-                    reader.garbage_lines += 1
+                    reader.reject()  # well-formed, but not the awaited item's: counts as garbage
                 now = time.monotonic()
                 spent[item.kind] += now - started
                 started = now
@@ -472,9 +478,20 @@ class _Runner:
             self.calls_spent += spent["call"]
 
     # ------------------------------------------------------------ results from the child
+    def _text_cap(self) -> int:
+        """Bytes the next message and output may keep: the per-item cap, within the session's budget."""
+        return max(min(self.limits.output_bytes, SESSION_TEXT_BUDGET - self.kept_bytes), 0)
+
+    def _keep(self, text: str, cap: int) -> str:
+        kept = _clip(text, cap) if cap > 0 else (
+            "[not kept: this notebook's output and errors used up what the grader keeps of a "
+            "session]" if text else "")
+        self.kept_bytes += len(kept)
+        return kept
+
     def _accept(self, item: _Item, message: dict[str, Any], reader: Reader) -> bool:
         """Record the child's message if it is the expected item's result, in the right form."""
-        cap = self.limits.output_bytes
+        cap = self._text_cap()
         status, text, output = message.get("status"), message.get("message"), message.get("output")
         if not (isinstance(text, str) and isinstance(output, str)):
             return False
@@ -483,17 +500,18 @@ class _Runner:
                     status not in _CHILD_CELL_STATUSES:
                 return False
             index = int(item.key)
-            self.reports[index] = CellReport(index, status, _clip(text, cap),
-                                             _clip(output + reader.take_raw(), cap),
+            kept_text = self._keep(text, cap)
+            self.reports[index] = CellReport(index, status, kept_text,
+                                             self._keep(output + reader.take_raw(), self._text_cap()),
                                              _package_names(message.get("absent")))
             return True
         if message.get("t") != "call" or message.get("id") != item.key or \
                 status not in _CHILD_CALL_STATUSES:
             return False
-        output = _clip(output + reader.take_raw(), cap)
+        output = self._keep(output + reader.take_raw(), cap)
         if not item.replay:
             self.results[str(item.key)] = self._call_result(str(item.key), status, message,
-                                                            _clip(text, cap), output)
+                                                            self._keep(text, self._text_cap()), output)
         return True
 
     def _call_result(self, call_id: str, status: CallStatus, message: dict[str, Any], text: str,
@@ -518,7 +536,7 @@ class _Runner:
     def _culprit(self, item: _Item, soft: float, reader: Reader, *, timed_out: bool) -> None:
         """The item running when the child hung or died: final, and skipped from now on."""
         how = "" if timed_out else self._how_it_ended(reader)
-        output = _clip(reader.take_raw(), self.limits.output_bytes)
+        output = self._keep(reader.take_raw(), self._text_cap())
         if item.kind == "cell":
             index = int(item.key)
             if timed_out:
@@ -646,6 +664,7 @@ class Reader:
         self.raw_read = 0
         self.garbage_lines = 0
         self.garbage_bytes = 0
+        self.last_size = 0  # of the last line parsed
         self.proto_open = True
         self.exited = False
         self.flooded = False
@@ -708,7 +727,8 @@ class Reader:
         search_from = len(self.buffer)
         self.buffer += data
         while (end := self.buffer.find(b"\n", search_from)) >= 0:
-            line = bytes(self.buffer[:end])
+            with memoryview(self.buffer) as view:
+                line = bytes(view[:end])  # one copy, not two
             del self.buffer[: end + 1]
             search_from = 0
             if self.discarding:
@@ -723,11 +743,22 @@ class Reader:
         if self.garbage_bytes > MAX_GARBAGE_BYTES:
             self.flooded = True
 
+    def reject(self) -> None:
+        """The last message was well-formed but not wanted: it counts toward the flood cap."""
+        self.garbage_lines += 1
+        self.garbage_bytes += self.last_size
+        self.flooded = self.garbage_bytes > MAX_GARBAGE_BYTES
+
     def _parse(self, line: bytes) -> dict[str, Any] | None:
-        try:
-            message = wire.loads_line(line)
-        except (ValueError, RecursionError):
-            message = None
+        self.last_size = len(line)
+        message = None
+        # Counted before json.loads builds anything: a line of a million empty objects would
+        # cost gigabytes as Python dicts, though it is only megabytes of text.
+        if line.count(b"{") + line.count(b"[") <= MAX_CONTAINERS and line.count(b",") <= MAX_COMMAS:
+            try:
+                message = wire.loads_line(line)
+            except (ValueError, RecursionError):
+                message = None
         if isinstance(message, dict) and isinstance(message.get("t"), str):
             return message
         self.garbage_lines += 1
