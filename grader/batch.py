@@ -5,6 +5,11 @@ folder) and its results.json is written atomically as soon as it is done, so a r
 any moment loses nothing. A re-run skips a submission only when its results.json carries the
 same fingerprint (grader code and version, references, rubric, isolation layer, salt and the
 submission's files): anything changed is graded again.
+
+A submission the grader could not grade (its fault or the machine's: a full disk, a sandbox
+that did not start) is never recorded as final: its row says why (`BatchRow.failure`), its
+results.json (if it can be written) has no fingerprint, so a re-run grades it again, and the
+batch goes on to the end, writing the gradebook and summary if it can (`BatchRows`).
 """
 
 from __future__ import annotations
@@ -15,25 +20,24 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import stat
 import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.engine import GradeOptions, failed_report, grade
+from grader.engine import INTERNAL_ERROR, GradeOptions, GradeReport, failed_report, grade
 from grader.errors import GraderError
+from grader.isolation_policy import decide
 from grader.results import write_json_atomic
 from grader.rubric import Rubric
 from grader.safezip import is_zip
-from grader.seeds import private_salt
+from grader.seeds import hash_chunk, hash_tree, private_salt
 from grader.submission import Submission, Submitter, looks_like_submission, open_submission
 
 
@@ -49,6 +53,8 @@ class SubmissionSource:
 
 FINGERPRINT = "fingerprint"
 """The key of `extra_data` in results.json that holds the grade's fingerprint."""
+GRADING_FAILED = "grading_failed"
+"""The key of `extra_data` in results.json that says why the grader could not grade it."""
 
 Notice = Callable[[str], None]
 """Where a batch reports what the user should know but that is no error (skips, odd inputs)."""
@@ -65,6 +71,27 @@ class BatchRow:
     total: float
     max_total: float
     extra: dict[str, Any] = field(default_factory=dict)
+    failure: str = ""
+    """Why the grader could not grade this submission (its scores are not final); empty if graded."""
+
+
+class BatchRows(list[BatchRow]):
+    """A batch's rows in the order of its sources, and the output files it could not write."""
+
+    def __init__(self, rows: Iterable[BatchRow] = (), not_written: Mapping[Path, str] | None = None) -> None:
+        super().__init__(rows)
+        self.not_written: dict[Path, str] = dict(not_written or {})
+        """Each output file the batch could not write, and why."""
+
+    @property
+    def failed(self) -> list[BatchRow]:
+        """The rows of the submissions the grader could not grade (a re-run grades them again)."""
+        return [row for row in self if row.failure]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every submission was graded and every output file written."""
+        return not self.failed and not self.not_written
 
 
 def safe_name(name: str) -> str:
@@ -75,24 +102,36 @@ def safe_name(name: str) -> str:
 
 def discover(
     paths: Sequence[Path], wanted: dict[str, str], workdir: Path, *,
-    out_dir: Path | None = None, notice: Notice | None = None,
+    out_dir: Path | None = None, notice: Notice | None = None, export: bool = False,
 ) -> list[SubmissionSource]:
     """Expand command-line paths into submissions: a submission, a folder of them, or an export.
 
-    Raises GraderError, before anything is graded, for a path that is neither a folder nor a zip,
-    a folder with nothing in it, or a path inside `out_dir` (which is never a submission).
+    A path is read as a Gradescope export when `export` says so, or when it is named and laid
+    out as one at its top (`looks_like_export`); nothing below the paths named is ever taken for
+    an export, since submissions are the students' to fill. Raises GraderError, before anything
+    is graded, for a path that is neither a folder nor a zip, a folder with nothing in it, a path
+    inside `out_dir` (which is never a submission), or, with `export`, a path that is no export.
     """
-    from grader.gradescope.export import read_export
+    from grader.gradescope.export import holds_metadata, looks_like_export, read_export
 
     sources: list[SubmissionSource] = []
     output = out_dir.resolve() if out_dir is not None else None
     for path in paths:
         _check_input(path, out_dir)
-        if path.is_file() and is_zip(path) and _is_export_zip(path):
-            sources += _from_export(read_export(path, workdir / f"export-{len(sources)}"))
-        elif path.is_dir() and _is_export_dir(path):
-            sources += _from_export(read_export(path, workdir / f"export-{len(sources)}"))
-        elif path.is_file() or looks_like_submission(path, wanted):
+        if export or looks_like_export(path):
+            notes: list[str] = []
+            exported = read_export(path, workdir / f"export-{len(sources)}", notes=notes)
+            if notice is not None:
+                notice(f"{path}: read as a Gradescope export of {len(exported)} submissions")
+                for note in notes:
+                    notice(f"{path}: {note}")
+            sources += _from_export(exported)
+            continue
+        if notice is not None and holds_metadata(path):
+            notice(f"{path} holds submission_metadata.yml but is not named like a Gradescope export "
+                   "(assignment_<id>_export.zip): graded as submissions; if it is Gradescope's "
+                   "download, renamed, pass --export")
+        if path.is_file() or looks_like_submission(path, wanted):
             sources.append(SubmissionSource(path.stem if path.is_file() else path.resolve().name, path))
         else:
             sources += _from_folder(path, wanted, output, notice)
@@ -149,19 +188,6 @@ def _unique(sources: Sequence[SubmissionSource]) -> list[SubmissionSource]:
     return unique
 
 
-def _is_export_zip(path: Path) -> bool:
-    import zipfile
-
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith("submission_metadata.yml") for name in archive.namelist()[:5000])
-
-
-def _is_export_dir(path: Path) -> bool:
-    return (path / "submission_metadata.yml").is_file() or any(
-        (child / "submission_metadata.yml").is_file() for child in path.iterdir() if child.is_dir()
-    )
-
-
 def _from_export(exported: Sequence[Any]) -> list[SubmissionSource]:
     return [
         SubmissionSource(f"submission_{item.id}", item.folder, tuple(item.submitters))
@@ -172,29 +198,81 @@ def _from_export(exported: Sequence[Any]) -> list[SubmissionSource]:
 def grade_one(
     source: SubmissionSource, rubric: Rubric, out_dir: Path, options: GradeOptions,
 ) -> BatchRow:
-    """Grade one submission and write its results.json; never raises for its content."""
+    """Grade one submission and write its results.json; never raises.
+
+    When the grader could not grade it (a fault of the grader or of the machine, never of the
+    submission), the row's `failure` says why and its results.json, if it can be written,
+    carries that reason instead of a fingerprint: a re-run grades it again.
+    """
     target = out_dir / source.name
-    with tempfile.TemporaryDirectory(prefix="grader-") as temp:
+    report, failure = _grade_report(source, rubric, options)
+    document = report.document()
+    document["extra_data"]["submitters"] = [
+        {"name": s.name, "email": s.email, "sid": s.sid} for s in source.submitters]
+    if failure:
+        document["extra_data"][GRADING_FAILED] = failure
+    elif source.fingerprint:  # only a grade that went through may be reused by a re-run
+        document["extra_data"][FINGERPRINT] = source.fingerprint
+    try:
+        write_json_atomic(target / "results.json", document)
+    except OSError as exc:
+        failure = "; ".join(filter(None, [failure, f"its results.json could not be written: {_why(exc)}"]))
+    if report.log:
         try:
+            (target / "grader.log").write_text("\n\n".join(report.log), encoding="utf-8", errors="replace")
+        except OSError as exc:
+            # Staff notes only: the grade stands without them, but a failure must say where its log went.
+            if failure:
+                failure += f"; its grader.log could not be written either: {_why(exc)}"
+    row = row_from_results(source.name, source.submitters, document, rubric)
+    row.failure = failure
+    return row
+
+
+def _grade_report(source: SubmissionSource, rubric: Rubric, options: GradeOptions) -> tuple[GradeReport, str]:
+    """The submission's report and, if the grader could not grade it, why (else empty)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as temp:
             submission = open_submission(source.path, dict(rubric.files), Path(temp), name=source.name,
                                          submitters=source.submitters)
             report = grade(submission, rubric, options)
-            document = report.document()
-            document["extra_data"]["submitters"] = [
-                {"name": s.name, "email": s.email, "sid": s.sid} for s in source.submitters]
-            if source.fingerprint:  # only a grade that went through may be reused by a re-run
-                document["extra_data"][FINGERPRINT] = source.fingerprint
-            write_json_atomic(target / "results.json", document)
-        except Exception:
-            # Whatever went wrong (an unreadable folder, a file system error), this submission
-            # still gets a complete results.json and the batch goes on.
-            empty = Submission(source.name, source.path, {}, {}, (), tuple(source.submitters))
-            report = failed_report(empty, rubric, options, f"grading {source.path} failed\n{traceback.format_exc()}")
-            document = report.document()
-            write_json_atomic(target / "results.json", document)
-        if report.log:
-            (target / "grader.log").write_text("\n\n".join(report.log), encoding="utf-8", errors="replace")
-    return row_from_results(source.name, source.submitters, document, rubric)
+    except Exception:
+        # Whatever went wrong (an unreadable folder, a full disk), this submission still gets a
+        # complete results.json and the batch goes on.
+        error = traceback.format_exc()
+        empty = Submission(source.name, source.path, {}, {}, (), tuple(source.submitters))
+        report = failed_report(empty, rubric, options, f"grading {source.path} failed\n{error}")
+        return report, f"the grader failed: {_last_line(error)}"
+    # The engine scores an item 0 with INTERNAL_ERROR when the grader or the machine failed on it
+    # (a sandbox that could not start on a full disk costs every notebook item): not a grade.
+    broken = [r.item.id for r in report.results if r.feedback.startswith(INTERNAL_ERROR)]
+    if not broken:
+        return report, ""
+    errors = [_last_line(entry) for entry in report.log if "Traceback" in entry]
+    shown = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+    return report, f"grader internal error on {shown}" + (f" ({errors[0]})" if errors else "")
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line of a traceback (the exception), shortened."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "unknown error")[:300]
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in a few words: "No space left on device"."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _failed_row(source: SubmissionSource, rubric: Rubric, failure: str) -> BatchRow:
+    """The row of a submission whose grading raised past `grade_one` (nothing was written)."""
+    return BatchRow(source.name, source.submitters, dict.fromkeys(_graded_parts(rubric), 0.0),
+                    {item.id: 0.0 for item in rubric.items}, 0.0, rubric.autograded_points, {}, failure)
+
+
+def _graded_parts(rubric: Rubric) -> list[str]:
+    """The parts with autograded items, in rubric order."""
+    return [p for p in rubric.parts if p not in {m.part for m in rubric.manual}]
 
 
 def row_from_results(
@@ -215,13 +293,22 @@ def row_from_results(
 def run_batch(
     sources: Sequence[SubmissionSource], rubric: Rubric, out_dir: Path, options: GradeOptions, *,
     jobs: int = 1, force: bool = False, progress: Callable[[int, int, float], None] | None = None,
-    dask_address: str | None = None, notice: Notice | None = None,
-) -> list[BatchRow]:
+    dask_address: str | None = None, notice: Notice | None = None, min_isolation: str | None = None,
+) -> BatchRows:
     """Grade every source (skipping unchanged finished ones unless force), write gradebook and summary.
 
+    Refuses (IsolationRefused, before anything is graded) when the isolation layer is weaker
+    than `min_isolation` or the default minimum (`grader.isolation_policy`); a weaker layer
+    that is allowed is told to `notice`, and every submission is graded in that very layer.
     With `dask_address`, the submissions to grade are sent to that Dask cluster instead of
-    local threads (`grader.distributed`). `notice` is told how many were skipped.
+    local threads (`grader.distributed`). `notice` is told how many were skipped. Submissions
+    that could not be graded and output files that could not be written are in the result
+    (`BatchRows.failed`, `BatchRows.not_written`): the batch itself always finishes.
     """
+    decision = decide(options.isolation, min_isolation)
+    if decision.warning and notice is not None:
+        notice(f"warning: {decision.warning}")
+    options = dataclasses.replace(options, isolation=decision.layer)
     out_dir.mkdir(parents=True, exist_ok=True)
     key = grading_key(rubric, options)
     output = out_dir.resolve()
@@ -241,11 +328,14 @@ def run_batch(
         rows.update((row.name, row) for row in graded)
     elif todo:
         _grade_locally(todo, rubric, out_dir, options, jobs, rows, progress)
-    ordered = [rows[s.name] for s in sources]
-    write_gradebook(out_dir / "gradebook.csv", ordered, rubric)
     from grader.summary_html import write_summary  # here: summary_html imports this module
 
-    write_summary(out_dir / "summary.html", ordered, rubric)
+    ordered = BatchRows(rows[s.name] for s in sources)
+    for name, write in (("gradebook.csv", write_gradebook), ("summary.html", write_summary)):
+        try:
+            write(out_dir / name, ordered, rubric)
+        except OSError as exc:
+            ordered.not_written[out_dir / name] = _why(exc)
     return ordered
 
 
@@ -253,8 +343,9 @@ def finished_row(source: SubmissionSource, rubric: Rubric, out_dir: Path) -> Bat
     """The row of the source's results.json if it was graded from these very inputs, else None."""
     try:
         document = json.loads((out_dir / source.name / "results.json").read_text(encoding="utf-8"))
-        if not source.fingerprint or document["extra_data"].get(FINGERPRINT) != source.fingerprint:
-            return None  # graded from other files, rubric, salt or grader; or by an older grader
+        extra = document["extra_data"]
+        if not source.fingerprint or extra.get(FINGERPRINT) != source.fingerprint or GRADING_FAILED in extra:
+            return None  # graded from other files, rubric, salt or grader; by an older grader; or not at all
         return row_from_results(source.name, source.submitters, document, rubric)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, or damaged by a run killed mid-write: grade again
@@ -272,17 +363,17 @@ def grading_key(rubric: Rubric, options: GradeOptions) -> bytes:
     digest = hashlib.sha256(f"grader {__version__}\0".encode())
     for package in _code_packages(rubric):
         for source in sorted(package.rglob("*.py")):
-            _add_chunk(digest, os.fsencode(source.relative_to(package.parent).as_posix()))
-            _add_chunk(digest, source.read_bytes())
+            hash_chunk(digest, os.fsencode(source.relative_to(package.parent).as_posix()))
+            hash_chunk(digest, source.read_bytes())
     try:
         layer = choose_layer(options.isolation)
     except IsolationError as exc:
         layer = f"unavailable: {exc}"  # the grade then fails the same way, and is not reused
-    _add_chunk(digest, layer.encode())
-    _add_chunk(digest, rubric.path.read_bytes())
+    hash_chunk(digest, layer.encode())
+    hash_chunk(digest, rubric.path.read_bytes())
     # Hidden inputs are drawn from the salt; only its hash enters, so results.json reveals nothing.
     salt = options.salt if options.salt is not None else private_salt()[0]
-    _add_chunk(digest, hashlib.sha256(salt.encode()).digest())
+    hash_chunk(digest, hashlib.sha256(salt.encode()).digest())
     return digest.digest()
 
 
@@ -306,46 +397,8 @@ def results_fingerprint(path: Path, key: bytes, exclude: Path | None = None) -> 
     output folder, which may sit inside a submission graded in place).
     """
     digest = hashlib.sha256(key)
-    for name, file in _submission_files(path.resolve(), exclude):
-        _add_chunk(digest, os.fsencode(name))
-        _add_file(digest, file)
+    hash_tree(digest, path.resolve(), exclude=exclude)
     return f"sha256:{digest.hexdigest()}"
-
-
-def _submission_files(root: Path, exclude: Path | None) -> Iterator[tuple[str, Path]]:
-    """Each file (and symlink) below root with its relative name, in a stable order; a zip is itself."""
-    if not root.is_dir():
-        yield "", root
-        return
-    for folder, dirs, files in os.walk(root):  # never follows symlinked folders: a student's links
-        here = Path(folder)
-        links = [d for d in dirs if (here / d).is_symlink()]
-        dirs[:] = sorted(d for d in dirs if d not in links and (here / d) != exclude)
-        for name in sorted([*files, *links]):
-            yield (here / name).relative_to(root).as_posix(), here / name
-
-
-def _add_file(digest: hashlib._Hash, path: Path) -> None:
-    """Hash a regular file's bytes or a symlink's target; never read a device, pipe or link."""
-    try:
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            _add_chunk(digest, b"link:" + os.fsencode(os.readlink(path)))
-        elif stat.S_ISREG(info.st_mode):
-            digest.update(b"file:" + info.st_size.to_bytes(8, "little"))
-            with path.open("rb") as stream:
-                while block := stream.read(1 << 20):
-                    digest.update(block)
-        else:
-            _add_chunk(digest, b"special")
-    except OSError:
-        _add_chunk(digest, b"unreadable")
-
-
-def _add_chunk(digest: hashlib._Hash, data: bytes) -> None:
-    """Hash `data` with its length first, so that no two sequences of chunks hash alike."""
-    digest.update(len(data).to_bytes(8, "little"))
-    digest.update(data)
 
 
 def _grade_locally(
@@ -361,7 +414,11 @@ def _grade_locally(
                    for source in todo}
         for future in as_completed(futures):
             source = futures[future]
-            rows[source.name] = future.result()
+            try:
+                rows[source.name] = future.result()
+            except Exception:  # grade_one never raises; should it, the batch still finishes
+                rows[source.name] = _failed_row(source, rubric, f"the grader failed: "
+                                                f"{_last_line(traceback.format_exc())}")
             with lock:
                 done += 1
                 if progress:
@@ -369,25 +426,51 @@ def _grade_locally(
 
 
 def write_gradebook(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:
-    """gradebook.csv: one row per submission, a column per part and per item, the total."""
-    parts = [p for p in rubric.parts if p not in {m.part for m in rubric.manual}]
+    """gradebook.csv: one row per submission, a column per part and per item, the total, the status.
+
+    A submission the grader could not grade has no scores (rather than zeros that could be taken
+    for a grade) and its status says why. Every text cell is made inert for spreadsheets
+    (`_text`): names, emails and ids are the students' own.
+    """
+    parts = _graded_parts(rubric)
     items = [item.id for item in rubric.items]
     header = ["submission", "names", "emails", "sids", *parts, *(f"item:{i}" for i in items),
-              "late_penalty", "total", "max"]
-    temp = path.with_suffix(".csv.tmp")
-    with temp.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([
-                row.name, "; ".join(s.name for s in row.submitters),
-                "; ".join(s.email for s in row.submitters),
-                "; ".join(s.sid for s in row.submitters),
-                *(_num(row.part_scores.get(p, 0.0)) for p in parts),
-                *(_num(row.item_scores.get(i, 0.0)) for i in items),
-                _late(row), _num(row.total), _num(row.max_total),
-            ])
-    shutil.move(str(temp), path)
+              "late_penalty", "total", "max", "status"]
+    lines = [header]
+    for row in rows:
+        scores = [*(_num(row.part_scores.get(p, 0.0)) for p in parts),
+                  *(_num(row.item_scores.get(i, 0.0)) for i in items), _late(row), _num(row.total)]
+        if row.failure:
+            scores = [""] * len(scores)
+        status = f"not graded, run again: {row.failure}" if row.failure else "graded"
+        lines.append([
+            _text(row.name), _text("; ".join(s.name for s in row.submitters)),
+            _text("; ".join(s.email for s in row.submitters)), _text("; ".join(s.sid for s in row.submitters)),
+            *scores, _num(row.max_total), _text(status),
+        ])
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        with temp.open("w", newline="", encoding="utf-8") as stream:
+            csv.writer(stream).writerows(lines)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """A text cell no spreadsheet runs as a formula: OWASP's CSV injection defence.
+
+    A cell starting with = + - @ (after any spaces), a tab or a carriage return gets a leading
+    single quote, which spreadsheets show as text; `=HYPERLINK(...)` as a display name stays a
+    name. Numbers are never text cells, so no score is changed.
+    """
+    if value.startswith(_FORMULA_STARTS) or value.lstrip().startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _late(row: BatchRow) -> str:

@@ -13,20 +13,32 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.errors import GraderError
 from grader.paths import DEFAULT_RUBRIC, DEFAULT_SAMPLES
 
+if TYPE_CHECKING:
+    from grader.batch import BatchRows
+
 EPILOG_GRADE = """examples:
   grader grade                                   # every sample in sample_submissions/hw1/
   grader grade submissions/ --out out --jobs 2   # a folder of folders or zips
   grader grade assignment_123_export.zip         # Gradescope's "Export submissions"
+  grader grade --export hw1_download.zip         # the same export, saved under another name
   grader grade subs/ --dask tcp://10.0.0.5:8786  # on a Dask cluster (pip install 'grader[dask]')
   grader grade submissions/ --out out --force    # regrade even unchanged finished submissions
+  grader grade subs/ --min-isolation namespaces  # refuse to grade unless bubblewrap isolates
 
 A re-run skips a submission whose results.json was written from the same files, rubric and
-grader version, and says how many it skipped; anything changed is graded again.
+grader version, and says how many it skipped; anything changed is graded again. A submission
+the grader could not grade (a full disk, a sandbox that did not start) is listed and left for
+the next run; the exit code is then 1.
+
+Student code runs in the strongest isolation layer that works here. A weaker one is said on
+stderr and in summary.html; one weaker than --min-isolation (or $GRADER_MIN_ISOLATION; as root,
+by default, anything but rlimits) stops the run before anything is graded.
 """
 
 EPILOG_GRADESCOPE = """examples:
@@ -75,10 +87,20 @@ def _add_rubric(parser: argparse.ArgumentParser) -> None:
                         help="rubric YAML file (default: %(default)s)")
 
 
+LAYER_CHOICES = ["namespaces", "uid", "rlimits"]
+"""The sandbox's layers, strongest first (grader.sandbox.isolation.LAYERS, not imported to start fast)."""
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     _add_rubric(parser)
-    parser.add_argument("--isolation", choices=["namespaces", "uid", "rlimits"], default=None,
+    parser.add_argument("--isolation", choices=LAYER_CHOICES, default=None,
                         help="force an isolation layer (default: the strongest that works here)")
+
+
+def _add_min_isolation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-isolation", choices=LAYER_CHOICES, default=None, metavar="LAYER",
+                        help="refuse to grade in a layer weaker than LAYER (one of %(choices)s; default: "
+                             "$GRADER_MIN_ISOLATION, else, as root, anything but rlimits)")
 
 
 def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
@@ -110,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--dask", metavar="ADDRESS", default=None,
                        help="grade on the Dask scheduler at ADDRESS (e.g. tcp://host:8786) "
                             "instead of local threads; workers must see the same files")
+    grade.add_argument("--export", action="store_true",
+                       help="read every PATH as a Gradescope export (default: only a PATH named like "
+                            "the download, assignment_<id>_export.zip or its folder, holding "
+                            "submission_metadata.yml at its top; never a submission)")
+    _add_min_isolation(grade)
     grade.set_defaults(handler=cmd_grade)
 
     gradescope = _command(commands, "gradescope", "grade inside Gradescope's container",
@@ -150,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--samples", type=Path, default=None, metavar="DIR",
                           help="folder with the sample submissions reference/ and template/ "
                                "(default: sample_submissions/<assignment> of this checkout)")
-    validate.add_argument("--isolation", choices=["namespaces", "uid", "rlimits"], default=None,
+    validate.add_argument("--isolation", choices=LAYER_CHOICES, default=None,
                           help="force an isolation layer (default: the strongest that works here)")
+    _add_min_isolation(validate)
     validate.set_defaults(handler=cmd_validate)
 
     checks = commands.add_parser("checks", help="list the checks a rubric item may use")
@@ -164,6 +192,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.batch import discover, iter_expected, run_batch
     from grader.engine import GradeOptions
     from grader.expected import mismatches
+    from grader.isolation_policy import decide
     from grader.paths import secret_paths
     from grader.report import print_table, progress_printer
     from grader.rubric import load_rubric
@@ -172,27 +201,44 @@ def cmd_grade(args: argparse.Namespace) -> int:
     paths = args.paths or [DEFAULT_SAMPLES]
     out_dir: Path = args.out
     _check_out_folder(out_dir)
+    decide(args.isolation, args.min_isolation)  # refuse before unpacking anything; run_batch says why again
     options = GradeOptions(isolation=args.isolation,
                            secret_paths=secret_paths(rubric.path, out_dir, tuple(paths)))
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as workdir:
-        sources = discover(paths, dict(rubric.files), Path(workdir), out_dir=out_dir, notice=_notice)
+        sources = discover(paths, dict(rubric.files), Path(workdir), out_dir=out_dir, notice=_notice,
+                           export=args.export)
         if not sources:
             raise GraderError(f"no submissions found in {', '.join(map(str, paths))}")
         _make_folder(out_dir)
         rows = run_batch(sources, rubric, out_dir, options, jobs=args.jobs, force=args.force,
                          progress=progress_printer(sys.stderr), dask_address=args.dask,
-                         notice=_notice)
+                         notice=_notice, min_isolation=args.min_isolation)
         checked = list(iter_expected(rows, sources))
     failures = {row.name: mismatches(row.part_scores, expected)
-                for row, expected in checked if expected}
+                for row, expected in checked if expected and not row.failure}
     print_table(rows, rubric, {name: not problems for name, problems in failures.items()},
                 sys.stdout)
     for name, problems in failures.items():
         for problem in problems:
             print(f"  {name}: {problem}", file=sys.stdout)
-    print(f"\nWrote {out_dir}/<submission>/results.json, {out_dir / 'gradebook.csv'} "
-          f"and {out_dir / 'summary.html'}")
-    return 1 if any(failures.values()) else 0
+    written = [f"{out_dir}/<submission>/results.json",
+               *(str(out_dir / name) for name in ("gradebook.csv", "summary.html")
+                 if out_dir / name not in rows.not_written)]
+    print("\nWrote " + (f"{', '.join(written[:-1])} and {written[-1]}" if len(written) > 1 else written[0]))
+    _report_incomplete(rows)
+    return 1 if any(failures.values()) or not rows.complete else 0
+
+
+def _report_incomplete(rows: BatchRows) -> None:
+    """Say on stderr which submissions were not graded and which files were not written, and why."""
+    if rows.failed:
+        print(f"grader: {len(rows.failed)} of {len(rows)} submissions could not be graded (a fault of the "
+              "grader or the machine, not of the submissions); run the same command again to grade "
+              "them:", file=sys.stderr)
+        for row in rows.failed:
+            print(f"  {row.name}: {row.failure}", file=sys.stderr)
+    for path, why in rows.not_written.items():
+        print(f"grader: could not write {path}: {why}", file=sys.stderr)
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
@@ -243,7 +289,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.samples is not None and not args.samples.is_dir():
         raise GraderError(f"--samples {args.samples}: no such folder")
     rubric_path = args.rubric or args.rubric_file or DEFAULT_RUBRIC
-    report = validate_rubric(rubric_path, isolation=args.isolation, samples=args.samples)
+    report = validate_rubric(rubric_path, isolation=args.isolation, samples=args.samples,
+                             min_isolation=args.min_isolation)
     for line in report.lines:
         print(line)
     print(f"\n{report.summary()}")

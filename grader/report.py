@@ -11,7 +11,10 @@ from grader.rubric import Rubric
 
 
 def print_table(rows: Sequence[BatchRow], rubric: Rubric, expected_ok: Mapping[str, bool], out: TextIO) -> None:
-    """One line per submission: score per part, total, and whether it matches expected.json."""
+    """One line per submission: score per part, total, and whether it matches expected.json.
+
+    A submission the grader could not grade shows no scores but NOT GRADED (see `BatchRow.failure`).
+    """
     parts = [p for p in rubric.parts if p not in {m.part for m in rubric.manual}]
     width = max([len("submission"), *(len(r.name) for r in rows)])
     widths = {p: max(len(p), 5) for p in parts}
@@ -23,6 +26,10 @@ def print_table(rows: Sequence[BatchRow], rubric: Rubric, expected_ok: Mapping[s
           + f" {rubric.autograded_points:>7g}", file=out)
     print("-" * len(header), file=out)
     for row in rows:
+        if row.failure:
+            print(f"{row.name:<{width}} " + " ".join(f"{'-':>{widths[p]}}" for p in parts)
+                  + f" {'-':>7}  NOT GRADED", file=out)
+            continue
         line = f"{row.name:<{width}} " + " ".join(f"{row.part_scores.get(p, 0):>{widths[p]}.4g}" for p in parts)
         line += f" {row.total:>7.4g}"
         if row.name in expected_ok:

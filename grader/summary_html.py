@@ -2,18 +2,24 @@
 
 No JavaScript and no external assets (it is opened from disk and mailed around): inline CSS, a
 histogram drawn as inline SVG. Submission and student names come from students and exports, so
-every one of them is escaped.
+every one of them is escaped. It says which isolation layer the submissions ran in, with what a
+layer weaker than the strongest leaves open, and lists the submissions the grader could not
+grade; the statistics count only the graded ones.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from grader.batch import BatchRow
+from grader.isolation_policy import layer_warning
 from grader.rubric import Rubric
+from grader.sandbox.isolation import LAYERS
 
 __all__ = ["histogram_svg", "write_summary"]
 
@@ -25,6 +31,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 caption { text-align: left; font-weight: bold; margin-bottom: 0.3em; }
 svg text { font-size: 11px; }
+.warning { background: #fff3cd; border: 1px solid #e0b000; padding: 0.5em 0.8em; }
 """
 
 
@@ -90,26 +97,64 @@ def _submission_table(rows: Sequence[BatchRow]) -> list[str]:
              "<tr><th>submission</th><th>submitters</th><th>total</th></tr>"]
     for row in rows:
         names = "; ".join(s.name for s in row.submitters)
+        total = "not graded" if row.failure else f"{row.total:g} / {row.max_total:g}"
         lines.append(f"<tr><td>{html.escape(row.name)}</td><td>{html.escape(names)}</td>"
-                     f"<td>{row.total:g} / {row.max_total:g}</td></tr>")
+                     f"<td>{total}</td></tr>")
     lines.append("</table>")
     return lines
 
 
+def _failed_table(rows: Sequence[BatchRow]) -> list[str]:
+    """The submissions the grader could not grade, and why: a re-run grades them again."""
+    failed = [row for row in rows if row.failure]
+    if not failed:
+        return []
+    lines = ['<table class="warning"><caption>Not graded: the grader or the machine failed '
+             "(run the same command again to grade them)</caption>",
+             "<tr><th>submission</th><th>why</th></tr>"]
+    lines += [f"<tr><td>{html.escape(row.name)}</td><td>{html.escape(row.failure)}</td></tr>" for row in failed]
+    lines.append("</table>")
+    return lines
+
+
+def _isolation(rows: Sequence[BatchRow]) -> list[str]:
+    """The isolation layers the submissions' code ran in, and what each weaker layer leaves open."""
+    layers = Counter(str(row.extra.get("isolation") or "none") for row in rows if not row.failure)
+    if not layers:
+        return []
+    shown = ", ".join(f"{html.escape(layer)} ({count})" for layer, count in layers.most_common())
+    lines = [f"<p>Isolation layer of the notebooks (submissions): {shown}. The strongest is {LAYERS[0]}"
+             + ("; none means no notebook code ran" if "none" in layers else "") + ".</p>"]
+    for layer in LAYERS[1:]:
+        if layer in layers:  # every layer but the strongest
+            lines.append(f'<p class="warning"><strong>Weaker isolation: {html.escape(layer)}</strong> '
+                         f"({layers[layer]} submission{'s' if layers[layer] != 1 else ''}): "
+                         f"{html.escape(layer_warning(layer))}.</p>")
+    return lines
+
+
 def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:
-    """Write the batch summary page: item pass rates and means, part means, score histogram."""
-    totals = [row.total for row in rows]
-    title = html.escape(f"{rubric.title}: {len(rows)} submission{'s' if len(rows) != 1 else ''}")
+    """Write the batch summary page: isolation, item pass rates and means, part means, histogram."""
+    graded = [row for row in rows if not row.failure]
+    totals = [row.total for row in graded]
+    failed = len(rows) - len(graded)
+    title = html.escape(f"{rubric.title}: {len(rows)} submission{'s' if len(rows) != 1 else ''}"
+                        + (f", {failed} not graded" if failed else ""))
     body = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{title}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{title}</h1>",
+        f"<h1>{title}</h1>", *_failed_table(rows), *_isolation(rows),
         f"<p>Mean total {_mean(totals):.2f} of {rubric.autograded_points:g} autograded points"
-        + (f", median {statistics.median(totals):.4g}" if totals else "") + ".</p>",
+        + (f", median {statistics.median(totals):.4g}" if totals else "")
+        + (f" (over the {len(graded)} graded)" if failed else "") + ".</p>",
         histogram_svg(totals, rubric.autograded_points),
-        *_part_table(rows, rubric), *_item_table(rows, rubric), *_submission_table(rows),
+        *_part_table(graded, rubric), *_item_table(graded, rubric), *_submission_table(rows),
         "</body></html>",
     ]
     temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text("\n".join(body) + "\n", encoding="utf-8")
-    temp.replace(path)
+    try:
+        temp.write_text("\n".join(body) + "\n", encoding="utf-8")
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a full disk leaves no half-written page behind
+        raise

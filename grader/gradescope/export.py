@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from grader.errors import GraderError, StudentFileError
 from grader.gradescope.metadata import Submitter, parse_timestamp
 from grader.safezip import ZipLimits, extract_zip, is_zip
 
-__all__ = ["EXPORT_LIMITS", "ExportedSubmission", "read_export"]
+__all__ = ["EXPORT_LIMITS", "ExportedSubmission", "holds_metadata", "looks_like_export", "read_export"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ EXPORT_LIMITS = ZipLimits(max_files=200_000, max_total_bytes=20 * 1024**3)
 _METADATA = "submission_metadata.yml"
 _SUBMISSION = re.compile(r"^submission_(?P<id>[^/\\]+)$")
 _EXPORT_ROOT = re.compile(r"^assignment_[^/\\]+_export$")
+_EXPORT_NAME = re.compile(r"^assignment_[^/\\]+_export(?:\s?\(\d{1,3}\))?(?:\.zip)?$", re.IGNORECASE)
+"""The name of the export's download (or of the folder it unpacks to), as the instructor saved it."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,36 @@ class ExportedSubmission:
     folder: Path
     submitters: tuple[Submitter, ...]
     created_at: datetime | None
+
+
+def looks_like_export(path: Path) -> bool:
+    """Whether a folder or zip the instructor named on the command line is an export, unasked.
+
+    Two things must hold, both at the top of what was named: its own name is the download's
+    (`assignment_<id>_export.zip`, or that folder unpacked; a browser's " (1)" allowed), and the
+    YAML is in it (`holds_metadata`). Nothing below is looked at: a submission is the student's
+    to fill, and the names of the paths are the instructor's, which is what `grader grade
+    submissions/*.zip` relies on when a student's zip holds a YAML and submission_<id>/ folders.
+    Anything else is read as an export only when asked (`grader grade --export`).
+    """
+    return _EXPORT_NAME.match(path.name) is not None and holds_metadata(path)
+
+
+def holds_metadata(path: Path) -> bool:
+    """Whether a folder or zip holds the export's YAML at its top or in its single top folder."""
+    try:
+        if path.is_dir():
+            children = [c for c in path.iterdir() if not c.name.startswith(".") and c.name != "__MACOSX"]
+            return (path / _METADATA).is_file() or (
+                len(children) == 1 and children[0].is_dir() and (children[0] / _METADATA).is_file())
+        if not is_zip(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False  # unreadable: no export; a damaged zip is graded as a submission, with a message
+    tops = {name.split("/", 1)[0] for name in names if not name.startswith("__MACOSX/")}
+    return _METADATA in names or (len(tops) == 1 and f"{tops.pop()}/{_METADATA}" in names)
 
 
 def read_export(
