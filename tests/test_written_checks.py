@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 import yaml
 from conftest import RUBRIC
 
+from grader import yamlio
 from grader.checks import network
 from grader.checks.arrays import mismatch, read_numbers
 from grader.checks.graph import compare_graphs
@@ -536,6 +536,16 @@ def test_cost_fields_accept_exact_counts_and_size_only_comparisons() -> None:
         assert fraction == pytest.approx(4 / 6), relation
 
 
+def test_cost_fields_accept_theta_and_omega_of_the_right_order() -> None:
+    params = _rubric_params("q1_3_cost")
+    for multiplications, memory in (("Θ(n^2)", "Ω(n²)"), ("Theta(n^2 + n)", "Omega(n^2)"), ("\\Theta(n^2)", "O(n^2)")):
+        answer = {"multiplications": multiplications, "memory": memory}
+        fraction, feedback = _written("expressions", answer, "q1_3_cost", params)
+        assert fraction == 1, feedback
+    fraction, feedback = _written("expressions", {"multiplications": "Θ(n^3)", "memory": "Ω(n)"}, "q1_3_cost", params)
+    assert fraction == 0 and "read as Θ(n^3)" in feedback and "read as Ω(n)" in feedback
+
+
 # --- YAML aliases in answer files ----------------------------------------------------------------
 
 
@@ -585,23 +595,80 @@ def test_alias_bombs_recursion_and_depth_are_refused(tmp_path: Path, text: str, 
     assert fragment in str(info.value) and "hw1_written.yaml" in str(info.value)
 
 
+class _Read:
+    """How much of a student's value the grader read: characters of text, entries of lists."""
+
+    characters = 0
+    entries = 0
+
+
+def _counted_text(text: str) -> str:
+    """`text` as a str whose every read is counted (its type is named str, so that reprlib, which
+    picks its method by the type's name, treats it as text)."""
+
+    def count(value: str) -> str:
+        _Read.characters += len(value)
+        return value
+
+    methods = {
+        "__getitem__": lambda self, key: count(str.__getitem__(self, key)),
+        "__str__": lambda self: count(str.__str__(self)),
+        "__repr__": lambda self: count(str.__repr__(self)),
+        "__format__": lambda self, spec: count(str.__format__(self, spec)),
+        "__iter__": lambda self: iter(count(str.__str__(self))),
+    }
+    return type("str", (str,), methods)(text)
+
+
+def _counted_list(items: list[object]) -> list[object]:
+    """`items` as a list whose entries are counted as they are read (named list, as above)."""
+
+    def entries(self: list[object]) -> Iterator[object]:
+        for item in list.__iter__(self):
+            _Read.entries += 1
+            yield item
+
+    methods = {"__iter__": entries, "__getitem__": lambda self, key: (
+        setattr(_Read, "entries", _Read.entries + 1), list.__getitem__(self, key))[1]}
+    return type("list", (list,), methods)(items)
+
+
 def test_feedback_never_formats_a_whole_huge_answer() -> None:
-    """A huge value in a wrong place is described in a few dozen characters, quickly."""
-    huge = [["Z" * 100_000] * 1000, "x", "y"]  # 100 MB if formatted in full
-    start = time.perf_counter()
+    """A huge value in a wrong place is described in a few dozen characters, from a few of its
+    entries: the work is bounded by what the feedback shows, not by the size of the answer."""
+    huge = [_counted_list([_counted_text("Z" * 100_000)] * 1000), "x", "y"]  # 100 MB if formatted in full
+    _Read.characters = _Read.entries = 0
     outcome = compare_graphs([huge], [("x", "a1")], {}, [])
-    assert time.perf_counter() - start < 0.5
     assert len(outcome.feedback) < 400 and "is not a [from, to] pair" in outcome.feedback
+    assert "ZZZ" in outcome.feedback  # the counted objects were read as text and list, as plain ones are
+    assert _Read.entries <= 10 and _Read.characters <= 1_000, (_Read.entries, _Read.characters)
 
 
-def test_the_billion_laughs_file_is_refused_quickly(tmp_path: Path) -> None:
+def test_the_billion_laughs_file_is_refused_before_a_value_is_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """9^9 "lol"s are refused from the parser's events, one pass over the text: the work is bounded
+    by the text's length, never by what the aliases expand to."""
     levels = ["a: &a [" + ", ".join(['"lol"'] * 9) + "]"]
     for i in range(1, 9):
         previous = chr(96 + i)
         levels.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{previous}"] * 9) + "]")
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(levels) + "\n", encoding="utf-8")
-    start = time.perf_counter()
+    events = 0
+    parse = yaml.parse
+
+    def counted_parse(*args: Any, **kwargs: Any) -> Iterator[yaml.Event]:
+        nonlocal events
+        for event in parse(*args, **kwargs):
+            events += 1
+            yield event
+
+    def no_values(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a value of the bomb was built")
+
+    monkeypatch.setattr(yaml, "parse", counted_parse)
+    monkeypatch.setattr(yamlio, "parse_yaml_text", no_values)
     with pytest.raises(StudentFileError, match="aliases"):
         load_untrusted_yaml(path)
-    assert time.perf_counter() - start < 1.0
+    # The whole text is 9 lists of 9 entries: about 110 events, against 9^9 values expanded.
+    assert 0 < events <= 9 * 11 + 5, events

@@ -4,7 +4,8 @@ The grader reads these answers with its own parser (grader/checks/expressions/),
 sympy, so the student kit cannot hold it. This check follows the same grammar, token by token:
 the characters and names the grader accepts, operators between operands, balanced parentheses,
 a whole-number exponent, one comparison where one is asked for, and in a big-O answer either a
-bare count or `O(...)` around the whole of it. It is more lenient than the grader in a few
+bare count or `O(...)` around the whole of it (or `Θ(...)`, `Ω(...)`, also spelled `Theta`, `Omega`,
+`\\Theta`, `\\Omega`). It is more lenient than the grader in a few
 corners (an ambiguous `1/2n`, a power of a power, size limits, what O(...) may hold), never
 stricter: an answer it refuses, the grader refuses too.
 """
@@ -27,6 +28,9 @@ _SINGLE = {"+": "+", "-": "-", "−": "-", "*": "*", "·": "*", "⋅": "*", "×"
            "(": "(", ")": ")", ">": ">", "<": "<", "≥": ">=", "≤": "<=", "=": "="}
 _DOUBLE = {"**": "^", ">=": ">=", "<=": "<=", "==": "="}
 _COMPARISONS = frozenset({">", "<", ">=", "<=", "="})
+# The orders of growth a big-O answer may be wrapped in, as the grader reads them (its tokens.py).
+_ORDER_WORDS = {"O": "O", "Theta": "Θ", "Omega": "Ω"}
+_ORDER_CHARS = {"Θ": "Θ", "ϴ": "Θ", "Ω": "Ω", "\u2126": "Ω"}
 
 
 class _Problem(ValueError):
@@ -73,12 +77,14 @@ def _tokenize(text: str, variables: frozenset[str]) -> list[_Token]:
                 end += 1
             tokens.append(_Token("sup", text[i:end], i + 1))
             i = end
-        elif ch.isascii() and ch.isalpha():
-            end = i
-            while end < len(text) and text[end].isascii() and text[end].isalpha():
-                end += 1
-            tokens += _word(text[i:end], i + 1, variables)
-            i = end
+        elif (ch.isascii() and ch.isalpha()) or (ch == "\\" and _letters(text, i + 1) in ("Theta", "Omega")):
+            backslash = int(ch == "\\")
+            word = _letters(text, i + backslash)
+            tokens += _word(word, i + 1, variables)
+            i += backslash + len(word)
+        elif ch in _ORDER_CHARS:
+            tokens.append(_Token("O", _ORDER_CHARS[ch], i + 1))
+            i += 1
         elif pair in ("=>", "=<"):
             raise _Problem(f"write {pair[1]}= instead of {pair} at position {i + 1}")
         elif pair in _DOUBLE:
@@ -93,6 +99,14 @@ def _tokenize(text: str, variables: frozenset[str]) -> list[_Token]:
             hint = "; write numbers like 0.5" if ch == "." else ""
             raise _Problem(f"unexpected character {ch!r} at position {i + 1}{hint}")
     return tokens
+
+
+def _letters(text: str, start: int) -> str:
+    """The run of ASCII letters starting at `start`."""
+    end = start
+    while end < len(text) and text[end].isascii() and text[end].isalpha():
+        end += 1
+    return text[start:end]
 
 
 def _number_end(text: str, start: int) -> int:
@@ -110,9 +124,9 @@ def _number_end(text: str, start: int) -> int:
 
 
 def _word(word: str, pos: int, variables: frozenset[str]) -> list[_Token]:
-    """A run of letters: `O`, or variables each on its own (`mn` is m times n)."""
-    if word == "O":
-        return [_Token("O", "O", pos)]
+    """A run of letters: `O` (`Theta`, `Omega`), or variables each on its own (`mn` is m times n)."""
+    if word in _ORDER_WORDS:
+        return [_Token("O", _ORDER_WORDS[word], pos)]
     if all(letter in variables for letter in word):
         return [_Token("var", letter, pos + i) for i, letter in enumerate(word)]
     names = " and ".join(sorted(variables))
@@ -146,13 +160,13 @@ def _inside_big_o(tokens: list[_Token]) -> list[_Token]:
     if not tokens or tokens[0].kind != "O":
         return tokens  # an O later on is refused by _check_sequence
     if len(tokens) < 2 or tokens[1].kind != "(":
-        raise _Problem(f"write big-O as O(...), with parentheses, at position {tokens[0].pos}")
+        raise _Problem(f"write big-O as {tokens[0].text}(...), with parentheses, at position {tokens[0].pos}")
     depth = 0
     for index, token in enumerate(tokens[1:], start=1):
         depth += {"(": 1, ")": -1}.get(token.kind, 0)
         if depth == 0:
             if index != len(tokens) - 1:
-                raise _Problem("O(...) must wrap the whole answer, as in O(n^2 + m)")
+                raise _Problem(f"{tokens[0].text}(...) must wrap the whole answer, as in {tokens[0].text}(n^2 + m)")
             if index == 2:
                 raise _Problem(f"empty parentheses at position {tokens[1].pos}")
             return tokens[2:index]
@@ -237,9 +251,9 @@ def _exponent_problem(pos: int) -> str:
 
 
 def _misplaced_o(token: _Token, mode: Mode) -> str:
-    """The problem with an O(...) where this kind of answer has none."""
+    """The problem with an O(...) (or Θ, Ω) where this kind of answer has none."""
     if mode == "expression":
-        return f"O(...) at position {token.pos}: write the exact expression, not a big-O bound"
+        return f"{token.text}(...) at position {token.pos}: write the exact expression, not a big-O bound"
     if mode == "comparison":
-        return f"O(...) at position {token.pos} is not allowed in a comparison"
-    return "O(...) must wrap the whole answer, as in O(n^2 + m)"
+        return f"{token.text}(...) at position {token.pos} is not allowed in a comparison"
+    return f"{token.text}(...) must wrap the whole answer, as in {token.text}(n^2 + m)"

@@ -12,7 +12,9 @@ Grammar: numbers (`3`, `2.5`, exact), the variables (single letters, default n a
 `+ - * /`, `^` or `**` with a whole-number exponent of at most 10 in absolute value,
 superscripts (`n²`, `n⁻¹`), `·` `⋅` `×` for multiplication, `−` (U+2212) for minus, `( )`,
 implicit multiplication (`3mn`, `2n^2`, `n(m+1)`, `(n+1)(m+1)`), a big-O wrapper `O(...)`
-around a whole answer, and one comparison `> < >= <= ≥ ≤ = ==` in comparison answers.
+around a whole answer (or `Θ(...)`, `Ω(...)`, also spelled `Theta`, `Omega`, `\\Theta`, `\\Omega`:
+each is judged by its dominant terms, as O is), and one comparison `> < >= <= ≥ ≤ = ==` in
+comparison answers.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from grader.checks.expressions.limits import MAX_EXPONENT as MAX_EXPONENT
 from grader.checks.expressions.limits import MAX_LENGTH as MAX_LENGTH
 from grader.checks.expressions.limits import MAX_LITERAL as MAX_LITERAL
 from grader.checks.expressions.limits import MAX_NODES as MAX_NODES
-from grader.checks.expressions.limits import MAX_WORK, REFERENCE_WORK, Budget, ParseError
+from grader.checks.expressions.limits import MAX_WORK, REFERENCE_WORK, Budget, ParseError, Work, metered
 from grader.checks.expressions.reading import (
     dominant_terms,
     normalised_comparison,
@@ -52,16 +54,18 @@ from grader.checks.expressions.sizes import (
     proven_on_positive_integers,
     reference_core,
 )
-from grader.checks.expressions.tokens import WHITESPACE, check_variables, variable_names
+from grader.checks.expressions.tokens import check_variables, variable_names
 from grader.errors import GraderError
 from grader.outcome import Outcome
 
 __all__ = [
     "DEFAULT_VARIABLES",
     "ParseError",
+    "Work",
     "equal_big_o",
     "equal_comparisons",
     "equal_expressions",
+    "metered",
     "parse_big_o",
     "parse_comparison",
     "parse_expression",
@@ -137,7 +141,7 @@ def _reference_error(reference: Any, error: Exception) -> GraderError:
 def _reference_value(reference: str | sympy.Expr, read: Callable[[str, Arithmetic], Ratio],
                      names: frozenset[str]) -> tuple[Ratio, Arithmetic]:
     """The instructor's reference (text read by `read`, or sympy) as a value, with its own budget."""
-    arithmetic = Arithmetic(names, Budget(REFERENCE_WORK))
+    arithmetic = Arithmetic(names, Budget(REFERENCE_WORK, reference=True))
     try:
         value = read(reference, arithmetic) if isinstance(reference, str) else arithmetic.from_sympy(reference)
     except ParseError as error:
@@ -188,13 +192,13 @@ def equal_big_o(student: object, reference: str | sympy.Expr, *,
     except ParseError as error:
         return _could_not_read("O(...) or a count", error)
     # A bare count passed read_big_o only if it has no O at all; O(...) must come first.
-    wrapped = text.lstrip(WHITESPACE).startswith("O")
+    order = reading.order or "O"
     # Only a few terms fit in the feedback; building a huge sympy sum would be slow for nothing.
     simplest = show(sympy.Add(*(arithmetic.monomial(key) for key in dominant[:8])))
-    simplest = f"O({simplest}{' + ...' if len(dominant) > 8 else ''})"
+    simplest = f"{order}({simplest}{' + ...' if len(dominant) > 8 else ''})"
     if set(dominant) == expected:
-        return Outcome.full() if wrapped else Outcome.full(f"Correct (read as {simplest}).")
-    shown = f"O({show(to_sympy(reading.tree))})"
+        return Outcome.full() if reading.order else Outcome.full(f"Correct (read as {simplest}).")
+    shown = f"{order}({show(to_sympy(reading.tree))})"
     if simplest != shown:
         shown += f", that is {simplest}"
     return Outcome.zero(f"Not the expected bound; your answer was read as {shown}.")
@@ -204,7 +208,7 @@ def equal_big_o(student: object, reference: str | sympy.Expr, *,
 def _reference_comparison(reference: str | Relational, names: frozenset[str]) -> tuple[
         tuple[str, Ratio], Core | None]:
     """A reference comparison normalised to (op, p), and its core on the positive integers."""
-    arithmetic = Arithmetic(names, Budget(REFERENCE_WORK))
+    arithmetic = Arithmetic(names, Budget(REFERENCE_WORK, reference=True))
     try:
         if isinstance(reference, str):
             ref_left, ref_op, ref_right = read_comparison(reference, arithmetic, names)

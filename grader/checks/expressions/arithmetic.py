@@ -9,7 +9,7 @@ from typing import Any
 
 import sympy
 
-from grader.checks.expressions.limits import REFERENCE_MAX_EXPONENT, Budget, ParseError
+from grader.checks.expressions.limits import REFERENCE_MAX_EXPONENT, Budget, ParseError, counted
 from grader.checks.expressions.tree import Node
 from grader.errors import GraderError
 
@@ -224,6 +224,9 @@ class Arithmetic:
 
     def monomial(self, key: int) -> Any:
         """A packed monomial as a sympy expression."""
+        work = counted()
+        if work is not None:
+            work.shown += 1
         return sympy.Mul(*(sympy.Symbol(name) ** power
                            for name, power in zip(self.names, self.exponents(key), strict=True)
                            if power))

@@ -5,17 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.checks.expressions.arithmetic import Arithmetic, Ratio, p_mul
-from grader.checks.expressions.limits import MAX_LENGTH, ParseError
+from grader.checks.expressions.limits import MAX_LENGTH, ParseError, counted
 from grader.checks.expressions.tokens import WHITESPACE, Token, tokenize, variable_names
 from grader.checks.expressions.tree import Node, Parser
 
 
 @dataclass(frozen=True)
 class _Reading:
-    """A parsed and evaluated expression: its tree and its exact value."""
+    """A parsed and evaluated expression: its tree, its exact value, and for a big-O answer the
+    order it was wrapped in (O, Θ or Ω; empty for a bare count)."""
 
     tree: Node
     value: Ratio
+    order: str = ""
 
 
 def _tokens(text: str, variables: frozenset[str]) -> list[Token]:
@@ -27,12 +29,15 @@ def _tokens(text: str, variables: frozenset[str]) -> list[Token]:
                          f"at most {MAX_LENGTH})")
     if not text.strip(WHITESPACE):
         raise ParseError("the answer is empty")
+    work = counted()
+    if work is not None:
+        work.characters += len(text)
     return tokenize(text, variables)
 
 
-def _evaluate(tree: Node, arithmetic: Arithmetic) -> _Reading:
+def _evaluate(tree: Node, arithmetic: Arithmetic, order: str = "") -> _Reading:
     """A tree with its exact value (which also finds divisions by zero)."""
-    return _Reading(tree, arithmetic.evaluate(tree))
+    return _Reading(tree, arithmetic.evaluate(tree), order)
 
 
 def read_expression(text: str, arithmetic: Arithmetic, variables: frozenset[str]) -> _Reading:
@@ -45,22 +50,24 @@ def read_expression(text: str, arithmetic: Arithmetic, variables: frozenset[str]
 
 def read_big_o(text: str, arithmetic: Arithmetic, variables: frozenset[str],
                 require_o: bool) -> _Reading:
-    """`O(expression)`, or a bare expression if `require_o` is False."""
+    """`O(expression)` (or Θ, Ω), or a bare expression if `require_o` is False."""
     tokens = _tokens(text, variables)
     parser = Parser(tokens, "big_o")
+    order = ""
     if tokens[0].kind == "O":
         opening = parser.advance()
+        order = opening.text
         if parser.peek().kind != "(":
-            raise ParseError(f"write big-O as O(...), with parentheses, at position {opening.pos}")
+            raise ParseError(f"write big-O as {order}(...), with parentheses, at position {opening.pos}")
         tree = parser.parse_group(parser.advance())
         if parser.peek().kind != "end":
-            raise ParseError("O(...) must wrap the whole answer, as in O(n^2 + m)")
+            raise ParseError(f"{order}(...) must wrap the whole answer, as in {order}(n^2 + m)")
     else:
         if require_o and not any(token.kind == "O" for token in tokens):
             raise ParseError("write it as O(...), e.g. O(n^2 + m)")
         tree = parser.parse_sum()
         parser.expect_end()
-    return _evaluate(tree, arithmetic)
+    return _evaluate(tree, arithmetic, order)
 
 
 def read_comparison(text: str, arithmetic: Arithmetic,

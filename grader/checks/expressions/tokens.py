@@ -25,10 +25,17 @@ _SINGLE_CHAR_TOKENS = {
 _TWO_CHAR_TOKENS = {
     "**": ("op", "^"), ">=": ("cmp", ">="), "<=": ("cmp", "<="), "==": ("cmp", "="),
 }
+# Orders of growth a big-O field accepts: O, and Θ and Ω (a bound from both sides or from
+# below); each written as a letter, a word or a LaTeX command. All are read alike: the dominant
+# terms inside decide.
+ORDER_WORDS = {"O": "O", "Theta": "Θ", "Omega": "Ω"}
+_ORDER_CHARS = {"Θ": "Θ", "ϴ": "Θ", "Ω": "Ω", "\u2126": "Ω"}  # U+2126 is the ohm sign, a look-alike of Ω
 _CHAR_HINTS = {
     "[": "use ( ) for grouping", "]": "use ( ) for grouping",
     "{": "use ( ) for grouping", "}": "use ( ) for grouping",
     ",": "write numbers without commas",
+    "θ": "big-Theta is a capital: Θ(...) or Theta(...)",
+    "ω": "little-omega is not accepted; for a bound from below write Ω(...) or Omega(...)",
 }
 
 
@@ -128,8 +135,8 @@ def _read_word(text: str, start: int, variables: frozenset[str]) -> tuple[list[T
     while end < len(text) and text[end].isascii() and text[end].isalpha():
         end += 1
     word = text[start:end]
-    if word == "O":
-        return [Token("O", "O", start + 1)], end
+    if word in ORDER_WORDS:
+        return [Token("O", ORDER_WORDS[word], start + 1)], end
     if all(letter in variables for letter in word):
         return [Token("var", letter, start + 1 + i) for i, letter in enumerate(word)], end
     shown = word if len(word) <= 20 else word[:20] + "..."
@@ -141,7 +148,18 @@ def _read_word(text: str, start: int, variables: frozenset[str]) -> tuple[list[T
         message += " (for multiplication write * or ×)"
     elif word == "o":
         message += " (big-O is written with a capital O)"
+    elif word.capitalize() in ORDER_WORDS:
+        message += f" (write {word.capitalize()}, with a capital)"
     raise ParseError(message)
+
+
+def _latex_order(text: str, start: int) -> str:
+    """`Theta` or `Omega` if a LaTeX command of that name starts at `start` (after a backslash), else ''."""
+    end = start
+    while end < len(text) and text[end].isascii() and text[end].isalpha():
+        end += 1
+    word = text[start:end]
+    return word if word in ("Theta", "Omega") else ""
 
 
 def tokenize(text: str, variables: frozenset[str]) -> list[Token]:
@@ -161,6 +179,13 @@ def tokenize(text: str, variables: frozenset[str]) -> list[Token]:
         elif ch.isascii() and ch.isalpha():
             words, i = _read_word(text, i, variables)
             tokens.extend(words)
+        elif ch in _ORDER_CHARS:
+            tokens.append(Token("O", _ORDER_CHARS[ch], i + 1))
+            i += 1
+        elif ch == "\\" and _latex_order(text, i + 1):
+            word = _latex_order(text, i + 1)
+            tokens.append(Token("O", ORDER_WORDS[word], i + 1))
+            i += 1 + len(word)
         elif text[i : i + 2] in ("=>", "=<"):
             swapped = text[i + 1] + "="
             raise ParseError(f"write {swapped} instead of {text[i : i + 2]} at position {i + 1}")

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from grader.checks.expressions.limits import MAX_BITS, MAX_DEGREE, MAX_DEPTH, MAX_EXPONENT, MAX_NODES, ParseError
+from grader.checks.expressions.limits import (
+    MAX_BITS,
+    MAX_DEGREE,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_NODES,
+    ParseError,
+    counted,
+)
 from grader.checks.expressions.tokens import Token
 
 _Mode = Literal["expression", "big_o", "comparison"]
@@ -64,6 +72,9 @@ class Parser:
     def make(self, node: Node) -> Node:
         """Count the node and reject it if its bounds are too large."""
         self.nodes += 1
+        work = counted()
+        if work is not None:
+            work.nodes += 1
         if self.nodes > MAX_NODES:
             raise ParseError(f"the answer is too long (more than {MAX_NODES} terms and factors)")
         if max(node.degree) > MAX_DEGREE:
@@ -275,14 +286,14 @@ class Parser:
         return inner
 
     def misplaced_o(self, token: Token) -> ParseError:
-        """The error for an O(...) where this kind of answer has none."""
+        """The error for an O(...) (or Θ, Ω) where this kind of answer has none."""
         if self.mode == "expression":
             return ParseError(
-                f"O(...) at position {token.pos}: write the exact expression, not a big-O bound"
+                f"{token.text}(...) at position {token.pos}: write the exact expression, not a big-O bound"
             )
         if self.mode == "comparison":
-            return ParseError(f"O(...) at position {token.pos} is not allowed in a comparison")
-        return ParseError("O(...) must wrap the whole answer, as in O(n^2 + m)")
+            return ParseError(f"{token.text}(...) at position {token.pos} is not allowed in a comparison")
+        return ParseError(f"{token.text}(...) must wrap the whole answer, as in {token.text}(n^2 + m)")
 
     def unexpected(self, token: Token) -> ParseError:
         """The error for a token that cannot continue the answer here."""
