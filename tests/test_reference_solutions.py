@@ -125,6 +125,24 @@ def test_kth_largest_network_only_fits_its_own_k() -> None:
         assert written.prove_kth_largest(written.kth_largest_network(k), other) != []
 
 
+@pytest.mark.parametrize(("key", "value"), [
+    ("W1", np.array([[1.0001, -1, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]])),
+    ("W1", np.array([[1, -0.9999, 0, 0], [1, 0, -1, 0], [1, 0, 0, -1]])),
+    ("b1", np.array([2.0**-37, 0, 0])),
+    ("b1", np.array([-1e-13, -1e-13, -1e-13])),
+])
+def test_a_network_wrong_only_on_a_thin_set_is_not_proven(key: str, value: np.ndarray) -> None:
+    """The proof's samples pass every one of these; its exact part does not."""
+    failures = written.prove_kth_largest({**written.kth_largest_network(2), key: value}, 2)
+    assert any("not constant where" in failure for failure in failures), failures
+
+
+@pytest.mark.parametrize("scale", [1e-300, 7.0, 1e300])
+def test_the_proof_holds_at_any_scale_of_the_hidden_layer(scale: float) -> None:
+    net = written.kth_largest_network(2)
+    assert written.prove_kth_largest({**net, "W1": net["W1"] * scale}, 2) == []
+
+
 def test_graph_is_derived_and_wrong_graphs_are_rejected() -> None:
     """The graph has the 12 edges of 1.2; dropping or adding an edge breaks its proof."""
     graph = written.computation_graph()

@@ -12,6 +12,7 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -122,7 +123,53 @@ def prove_kth_largest(net: Network, k: int) -> list[str]:
             f"{where}: wrong on {wrong.size} of {len(X)} inputs, e.g. x = {X[i].tolist()}: "
             f"output {got[i]:g}, expected {want[i]:g}"
         )
+    # Samples cannot see a thin wrong region (a weight of 1.0001, a bias of 2^-37): the proof
+    # proper is exact, over every ordering of the inputs.
+    failures += _ordering_failures(net, k, where)
     return failures
+
+
+def _ordering_failures(net: Network, k: int, where: str) -> list[str]:
+    """Failures of net on whole orderings of x1..x4, in exact arithmetic (none: proven for all inputs).
+
+    The inputs ordered as `order` (largest first) are x = t(1, 1, 1, 1) + sum_j d_j g_j with t
+    real, d_j > 0 and g_j the indicator of the j + 1 largest entries, so a hidden unit's
+    pre-activation is t sum(w) + sum_j d_j (w·g_j) + b. Where sum(w) = 0 and the partial sums
+    w·g_j share a sign, its sign is fixed on the whole ordering; then so is the network's output,
+    and comparing it with the definition for all 24 orderings is a proof. A unit whose output
+    varies within an ordering is reported as not proven (no right network has one).
+    """
+    rows = [[Fraction(float(v)) for v in row] for row in np.asarray(net["W1"], dtype=np.float64)]
+    biases = [Fraction(float(v)) for v in np.asarray(net["b1"], dtype=np.float64)]
+    out_weights = [Fraction(float(v)) for v in np.asarray(net["w2"], dtype=np.float64)]
+    out_bias = Fraction(float(net["b2"]))
+    failures = []
+    for order in itertools.permutations(range(4)):
+        named = " > ".join(f"x{i + 1}" for i in order)
+        units = [_unit_on_ordering(row, bias, net["phi1"], order) for row, bias in zip(rows, biases, strict=True)]
+        hidden = [h for h in units if h is not None]
+        if len(hidden) < len(units):
+            failures.append(f"{where}: hidden unit {units.index(None) + 1} is not constant where {named}: not proven")
+            continue
+        z = sum((v * h for v, h in zip(out_weights, hidden, strict=True)), out_bias)
+        output = int(z > 0) if net["phi2"] == "hard_threshold" else int(-1 <= z <= 1)
+        if output != int(order[k - 1] == 0):
+            failures.append(f"{where}: output {output} on every input where {named}")
+    return failures
+
+
+def _unit_on_ordering(w: Sequence[Fraction], b: Fraction, phi: str, order: Sequence[int]) -> int | None:
+    """A hidden unit's output on every input ordered as `order`, or None if it varies there."""
+    if sum(w):
+        return None  # t takes the pre-activation through every real value
+    partial = list(itertools.accumulate(w[i] for i in order[:3]))
+    if all(p == 0 for p in partial):
+        return int(b > 0) if phi == "hard_threshold" else int(-1 <= b <= 1)
+    if phi == "hard_threshold" and all(p >= 0 for p in partial) and b >= 0:
+        return 1  # every value above b >= 0
+    if phi == "hard_threshold" and all(p <= 0 for p in partial) and b <= 0:
+        return 0  # every value below b <= 0
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
