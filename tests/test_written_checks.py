@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,14 @@ from grader.checks.network import (
     read_network,
     show_number,
 )
-from grader.checks.registry import WrittenContext, get_check
+from grader.checks.registry import NotebookContext, WrittenContext, get_check
 from grader.errors import StudentFileError
+from grader.outcome import Outcome
 from grader.rubric import load_rubric
+from grader.sandbox.session import CallResult
 from grader.seeds import derive_seed
 from grader.yamlio import load_untrusted_yaml, parse_yaml_text
+from reference_solutions.hw1 import hw1_code
 from reference_solutions.hw1.written import computation_graph, kth_largest_network, reference_answers
 
 ALIASES = {"y_prime": "y'"}
@@ -361,6 +364,35 @@ def test_the_verdict_does_not_depend_on_the_salt() -> None:
     assert len(shown) == 5  # the salted probes differ from salt to salt
 
 
+def test_p1_judges_the_notebook_networks_the_same_way_under_any_salt() -> None:
+    """p1 (hidden, salted) shares the judge: the thin network is wrong and the 1e303 one right."""
+    spec = get_check("kth_largest_params")
+    assert spec is not None
+
+    def judged(salt: str, change: Callable[[dict[str, np.ndarray]], None]) -> Outcome:
+        rng = np.random.default_rng(derive_seed(salt, "submission", "p1_kth_largest"))
+        probe = spec.function(NotebookContext("p1_kth_largest", spec.with_defaults({}), rng, hw1_code, False, 5.0))
+        results = {}
+        for call in probe.calls:
+            params = {key: np.asarray(value, dtype=np.float64) for key, value in
+                      hw1_code.kth_largest_params(call.args[0]).items()}
+            change(params)
+            results[call.id] = CallResult(call.id, "ok", params)
+        return probe.judge(results)
+
+    def thin(params: dict[str, np.ndarray]) -> None:
+        params["b1"] = params["b1"] + np.array([2.0**-37, 0, 0])
+
+    def huge(params: dict[str, np.ndarray]) -> None:
+        params["W1"] = params["W1"] * 1e303
+
+    for salt in ("one", "two", "three"):
+        assert judged(salt, lambda params: None).passed
+        assert judged(salt, huge).passed
+        outcome = judged(salt, thin)
+        assert outcome.fraction == 0 and outcome.feedback.count("For example x = [") == 4, outcome.feedback
+
+
 def test_random_networks_are_right_only_if_no_input_shows_them_wrong() -> None:
     rng = np.random.default_rng(2025)
     grid = [np.array(p, dtype=float) for p in itertools.permutations([1, 2, 3, 4])]
@@ -628,9 +660,11 @@ def _counted_list(items: list[object]) -> list[object]:
             _Read.entries += 1
             yield item
 
-    methods = {"__iter__": entries, "__getitem__": lambda self, key: (
-        setattr(_Read, "entries", _Read.entries + 1), list.__getitem__(self, key))[1]}
-    return type("list", (list,), methods)(items)
+    def entry(self: list[object], key: Any) -> object:
+        _Read.entries += 1
+        return list.__getitem__(self, key)
+
+    return type("list", (list,), {"__iter__": entries, "__getitem__": entry})(items)
 
 
 def test_feedback_never_formats_a_whole_huge_answer() -> None:
