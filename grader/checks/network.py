@@ -152,14 +152,14 @@ def _unit_scales(net: ThresholdNetwork) -> np.ndarray:
     return np.ldexp(1.0, -np.clip(exponents, -1000, 1000))  # 2^1074 would overflow: a subnormal row stays small
 
 
-def forward(net: ThresholdNetwork, X: np.ndarray) -> np.ndarray:
+def forward(net: ThresholdNetwork, X: np.ndarray, exact: _Exact | None = None) -> np.ndarray:
     """Outputs (N,) of the network on inputs X (N, 4) in floating point (hidden units scaled by
     `_unit_scales`; the output unit from the exact table of its 8 input patterns)."""
     scales = _unit_scales(net)
     with np.errstate(all="ignore"):
         Z = X @ (net.W1 * scales[:, None]).T + net.b1 * scales
     hidden = Z > 0 if net.phi1 == "hard_threshold" else (Z >= -scales) & (Z <= scales)
-    exact = _Exact.of(net)
+    exact = exact or _Exact.of(net)
     table = np.array([exact.table[pattern] for pattern in _PATTERNS], dtype=np.float64)
     return table[hidden.astype(np.int64) @ np.array([4, 2, 1])]
 
@@ -312,15 +312,17 @@ def _on_ordering(inequality: _Inequality, order: Sequence[int]) -> bool | None:
     j + 1 largest entries, so a·x + c = t·sum(a) + sum_j d_j·(a·g_j) + c.
     """
     terms, strict = inequality
-    if sum(terms[:4]):
+    if terms[0] + terms[1] + terms[2] + terms[3]:
         return None
-    partial = list(itertools.accumulate(terms[i] for i in order[:3]))
-    constant = terms[4]
-    if all(p == 0 for p in partial):
+    first = terms[order[0]]
+    second = first + terms[order[1]]
+    third = second + terms[order[2]]
+    lowest, highest, constant = min(first, second, third), max(first, second, third), terms[4]
+    if lowest == highest == 0:
         return constant > 0 or (constant == 0 and not strict)
-    if all(p >= 0 for p in partial):  # a·x + c takes every value above c
+    if lowest >= 0:  # a·x + c takes every value above c
         return True if constant >= 0 else None
-    if all(p <= 0 for p in partial):  # every value below c
+    if highest <= 0:  # every value below c
         return None if constant > 0 else False
     return None
 
@@ -486,7 +488,7 @@ def _readable_failure(net: ThresholdNetwork, exact: _Exact, k: int,
                       rng: np.random.Generator) -> tuple[Fraction, ...] | None:
     """A probe input where the network is wrong, confirmed exactly (as the decimals shown)."""
     X = probe_inputs(net, rng)
-    suspects = np.flatnonzero(forward(net, X) != is_kth_largest(X, k))
+    suspects = np.flatnonzero(forward(net, X, exact) != is_kth_largest(X, k))
     for row in X[suspects[:_CONFIRMED_AT_MOST]]:
         x = tuple(Fraction(format_input(value)) for value in row)
         if exact.output(x) != _kth_largest(x, k):
