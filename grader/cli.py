@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from grader import __version__
 from grader.errors import GraderError
 from grader.paths import DEFAULT_RUBRIC, DEFAULT_SAMPLES
+from grader.sandbox.layers import LAYERS
 
 if TYPE_CHECKING:
     from grader.batch import BatchRows
@@ -87,8 +88,8 @@ def _add_rubric(parser: argparse.ArgumentParser) -> None:
                         help="rubric YAML file (default: %(default)s)")
 
 
-LAYER_CHOICES = ["namespaces", "uid", "rlimits"]
-"""The sandbox's layers, strongest first (grader.sandbox.isolation.LAYERS, not imported to start fast)."""
+LAYER_CHOICES = list(LAYERS)
+"""The sandbox's layers, strongest first: one class each in grader/sandbox/layers/."""
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

@@ -156,7 +156,8 @@ FIXED_TOLERANCE: Mapping[str, dict[str, float]] = {"sgd_step": {"rtol": 1e-9, "a
 # Modules of the grader the kit's checker runs on, copied into the kit (paths under grader/).
 # None holds a solution or a secret; `_check_imports` proves the copies import nothing else.
 VENDORED = ("errors.py", "notebook.py", "outcome.py", "weights.py", "yamlio.py", "safezip.py", "submission.py",
-            "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "checks/graph.py", "sandbox/*.py")
+            "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "checks/graph.py", "sandbox/*.py",
+            "sandbox/layers/*.py")
 GRADER_DIR = Path(__file__).resolve().parent
 KIT_SOURCES = GRADER_DIR / "kit"
 _GRADER_IMPORT = re.compile(r"^(\s*)from\s+grader(\.kit)?(?=[\s.])", re.MULTILINE)

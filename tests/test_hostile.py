@@ -48,6 +48,8 @@ from grader.notebook import MAX_NOTEBOOK_BYTES
 from grader.paths import secret_paths
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import isolation
+from grader.sandbox.layers import namespaces
+from grader.sandbox.layers import uid as uid_layer
 
 HOSTILE = make_hostile.HOSTILE
 NAMES = sorted(p.name for p in HOSTILE.iterdir() if (p / "expected.json").is_file())
@@ -116,7 +118,7 @@ HOLES = [
          "bubblewrap before 0.8 (Ubuntu 22.04 has 0.6.1) has no --size: the namespaces layer's "
          "working folder is then an uncapped tmpfs (its pages count against the session's memory "
          "cgroup where there is one, which the test's limit leaves room for).",
-         applies=lambda: not isolation._bwrap_sizes_tmpfs()),
+         applies=lambda: not namespaces.bwrap_sizes_tmpfs()),
     Hole("memory_bomb_forked", ("must_not",), ALL_LAYERS,
          "Where no cgroup can be made (not root, a read-only /sys/fs/cgroup, not Linux), memory_mb is "
          "RLIMIT_AS of each process: with max_processes 64 a submission can hold up to 64 x memory_mb.",
@@ -229,12 +231,12 @@ def _is_sandbox_uid(layer: str | None) -> Callable[[int], bool]:
     if os.geteuid() != 0 or layer not in ("namespaces", "uid"):
         return lambda uid: False
     try:
-        fixed = isolation.sandbox_ids()[0]
+        fixed = uid_layer.sandbox_ids()[0]
     except Exception:
         fixed = -1
     if layer == "uid":
         return lambda uid: uid == fixed
-    return lambda uid: uid in isolation.SESSION_UIDS or uid == fixed
+    return lambda uid: uid in namespaces.SESSION_UIDS or uid == fixed
 
 
 def _submission_processes(is_sandbox_uid: Callable[[int], bool]) -> list[str]:
@@ -320,7 +322,7 @@ def _timed_uid_locks(waits: dict[str, float]) -> Iterator[None]:
     """
     import grader.batch as batch
 
-    original_lock = getattr(isolation, "_UidLock", None)
+    original_lock = getattr(uid_layer, "UidLock", None)
     original_grade_one = batch.grade_one
     current = threading.local()
     if original_lock is None:
@@ -342,12 +344,12 @@ def _timed_uid_locks(waits: dict[str, float]) -> Iterator[None]:
         finally:
             current.name = None
 
-    isolation._UidLock = TimedLock  # type: ignore[attr-defined]
+    uid_layer.UidLock = TimedLock  # type: ignore[attr-defined]
     batch.grade_one = grade_one  # type: ignore[assignment]
     try:
         yield
     finally:
-        isolation._UidLock = original_lock  # type: ignore[attr-defined]
+        uid_layer.UidLock = original_lock  # type: ignore[attr-defined]
         batch.grade_one = original_grade_one  # type: ignore[assignment]
 
 

@@ -23,6 +23,8 @@ from grader.engine import GradeOptions, grade
 from grader.notebook import CodeCell
 from grader.rubric import load_rubric
 from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session
+from grader.sandbox.layers import common
+from grader.sandbox.layers import uid as uid_layer
 from grader.sandbox.runtime import MirrorError, mirror_runtime
 from grader.submission import open_submission
 
@@ -114,10 +116,10 @@ def test_layers_of_a_normal_user(tmp_path: Path) -> None:
         pytest.skip("this test switches to a normal user, which needs root; run as a normal user, "
                     "the other tests of this file already test the layers a normal user has")
     try:
-        runtime = mirror_runtime(isolation._packages(()))
+        runtime = mirror_runtime(common.packages(()))
     except MirrorError as exc:
         pytest.skip(f"no readable runtime for a normal user here: {exc}")
-    uid, gid = isolation.sandbox_ids()
+    uid, gid = uid_layer.sandbox_ids()
     home = Path(tempfile.mkdtemp(prefix="grader-normal-user-"))
     try:
         home.chmod(0o755)

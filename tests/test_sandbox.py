@@ -35,6 +35,9 @@ from grader.sandbox import (
     run_session,
 )
 from grader.sandbox.ipython import to_python
+from grader.sandbox.landlock import landlock_abi
+from grader.sandbox.layers import namespaces
+from grader.sandbox.layers import uid as uid_layer
 from grader.sandbox.wire import decode, encode
 
 LAYERS = available_layers()
@@ -66,7 +69,7 @@ SESSION_UID = 2_000_000_123
 @pytest.fixture
 def fixed_session_uid(monkeypatch: pytest.MonkeyPatch) -> None:
     """A known uid for namespaced sessions (each otherwise gets a random one of its own)."""
-    monkeypatch.setattr(isolation, "session_ids", lambda: (SESSION_UID, SESSION_UID))
+    monkeypatch.setattr(namespaces, "session_ids", lambda: (SESSION_UID, SESSION_UID))
 
 
 def processes_left(layer: str) -> list[int]:
@@ -75,10 +78,10 @@ def processes_left(layer: str) -> list[int]:
     The uid layer's lock is held meanwhile, so no other grader's session (another developer's
     tests on this machine) runs as that uid during the look.
     """
-    uid = SESSION_UID if layer == "namespaces" else isolation.sandbox_ids()[0]
-    lock = isolation._UidLock(uid)
+    uid = SESSION_UID if layer == "namespaces" else uid_layer.sandbox_ids()[0]
+    lock = uid_layer.UidLock(uid)
     try:
-        return isolation._pids_of(uid, zombies=False)
+        return uid_layer.pids_of(uid, zombies=False)
     finally:
         lock.release()
 
@@ -410,10 +413,10 @@ def test_child_cannot_read_secrets_or_the_grader_in_namespaces(shared_dir: Path)
 def test_secret_paths_are_unreadable_in_the_uid_layer_and_given_back_after(
         shared_dir: Path, landlock: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     need("uid")
-    if landlock and not isolation.landlock_abi():
+    if landlock and not landlock_abi():
         pytest.skip("Landlock is unavailable on this kernel")
     if not landlock:  # the grader's fallback where the kernel has no Landlock
-        monkeypatch.setattr(isolation, "landlock_abi", lambda: 0)
+        monkeypatch.setattr(uid_layer, "landlock_abi", lambda: 0)
     secret = shared_dir / "salt.txt"
     secret.write_text("private salt")
     secret.chmod(0o644)
@@ -438,7 +441,7 @@ def test_a_readable_copy_of_the_solutions_elsewhere_is_out_of_reach(shared_dir: 
                   "def listing(path):\n    return os.listdir(path)\n"],
                  [Call("read", "read", (str(clone / "written.py"),)), Call("list", "listing", (str(clone),))],
                  layer=layer)
-    if not isolation.landlock_abi():
+    if not landlock_abi():
         pytest.xfail("without Landlock (this kernel has none) a world-readable file is readable by "
                      "the sandbox user; only the namespaces layer hides it")
     assert report.landlock.startswith("ABI ")
@@ -449,7 +452,7 @@ def test_a_readable_copy_of_the_solutions_elsewhere_is_out_of_reach(shared_dir: 
 def test_a_mode_changed_during_the_session_is_not_overwritten(shared_dir: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     need("uid")
-    monkeypatch.setattr(isolation, "landlock_abi", lambda: 0)  # file modes: the fallback
+    monkeypatch.setattr(uid_layer, "landlock_abi", lambda: 0)  # file modes: the fallback
 
 
     secret = shared_dir / "salt.txt"
@@ -591,14 +594,14 @@ def test_layer_override_by_argument_and_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("GRADER_ISOLATION", "rlimits")
     report = run([DEFINE_F], [Call("f", "f")])
     assert report.layer == "rlimits" and report.calls["f"].value == 42
-    said = "confined by Landlock" if isolation.landlock_abi() else "WITHOUT isolation"
+    said = "confined by Landlock" if landlock_abi() else "WITHOUT isolation"
     assert any(said in note for note in report.notices)
     with pytest.raises(IsolationError, match="unknown"):
         choose_layer("chroot")
 
 
 def test_forcing_a_layer_that_cannot_work_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(isolation, "_namespaces_problem", lambda: "bubblewrap is not installed")
+    monkeypatch.setattr(namespaces, "namespaces_problem", lambda: "bubblewrap is not installed")
     with pytest.raises(IsolationError, match="bubblewrap is not installed"):
         choose_layer("namespaces")
     assert "namespaces" not in available_layers()
@@ -691,7 +694,7 @@ def test_a_submission_of_thousands_of_files_still_runs(tmp_path: Path) -> None:
     assert report.calls["n"].status == "ok" and report.calls["n"].value == 2000
 
 
-@pytest.mark.xfail(not isolation._bwrap_sizes_tmpfs(), strict=True,
+@pytest.mark.xfail(not namespaces.bwrap_sizes_tmpfs(), strict=True,
                    reason="bubblewrap before 0.8 (Ubuntu 22.04 has 0.6.1) cannot cap a tmpfs's size")
 def test_writes_in_the_working_folder_are_capped(tmp_path: Path) -> None:
     need("namespaces")

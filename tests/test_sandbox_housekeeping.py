@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from grader.notebook import CodeCell
-from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session
+from grader.sandbox import Call, SessionLimits, available_layers, cleanup, isolation, run_session
+from grader.sandbox.layers import common, namespaces
+from grader.sandbox.layers import uid as uid_layer
+from grader.sandbox.runtime import mirror_runtime
 
 LAYERS = available_layers()
 DEEP_TREE = """
@@ -58,11 +61,11 @@ def test_a_deep_tree_in_shared_tmp_costs_no_later_session() -> None:
 def test_a_submission_of_many_files_still_has_a_disk_cap(tmp_path: Path) -> None:
     if "namespaces" not in LAYERS:
         pytest.skip(f"the namespaces layer is unavailable here: {isolation._unavailable_reason('namespaces')}")
-    if not isolation._bwrap_sizes_tmpfs():
+    if not namespaces.bwrap_sizes_tmpfs():
         pytest.xfail("bubblewrap < 0.8 cannot cap a tmpfs (no --size): no disk cap in this layer here")
     submission = tmp_path / "submission"
     submission.mkdir()
-    for i in range(isolation.MAX_COPIED_FILES + 50):
+    for i in range(namespaces.MAX_COPIED_FILES + 50):
         (submission / f"part_{i}.txt").write_text(f"{i}\n")
     fill = ("import os\ndef fill():\n    written = 0\n    try:\n        for i in range(64):\n"
             "            with open(f'fill_{i}.bin', 'wb') as handle:\n"
@@ -72,7 +75,7 @@ def test_a_submission_of_many_files_still_has_a_disk_cap(tmp_path: Path) -> None
             "def edit():\n    open('part_0.txt', 'a').write('more')\n    return open('part_0.txt').read()\n")
     report = _run([fill], [Call("n", "count"), Call("e", "edit"), Call("f", "fill")], "namespaces",
                   submission_dir=submission, file_mb=16)
-    assert report.calls["n"].value == isolation.MAX_COPIED_FILES + 50  # every file is there
+    assert report.calls["n"].value == namespaces.MAX_COPIED_FILES + 50  # every file is there
     assert report.calls["e"].value == "0\nmore"  # and writable, as in the student's own folder
     written, error = report.calls["f"].value
     assert written <= 16 + 4 and error != 0, report.calls["f"]  # the cap, not 256 MB
@@ -91,7 +94,7 @@ def test_cleanup_failure_never_keeps_the_uid_lock(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(RecursionError):
         sandbox.close()
     monkeypatch.undo()
-    assert not isolation._uid_locks[isolation.sandbox_ids()[0]].locked()  # the next session may start
+    assert not uid_layer._uid_locks[uid_layer.sandbox_ids()[0]].locked()  # the next session may start
     isolation.remove_tree(sandbox.root)
 
 
@@ -108,11 +111,11 @@ def find():
 def test_sysv_ipc_does_not_outlive_the_session() -> None:
     if "uid" not in LAYERS:
         pytest.skip(f"the uid layer is unavailable here: {isolation._unavailable_reason('uid')}")
-    uid = isolation.sandbox_ids()[0]
+    uid = uid_layer.sandbox_ids()[0]
     report = _run([SYSV_IPC], [Call("m", "make")], "uid")
     made = report.calls["m"].value
     assert made is not None and min(made) >= 0, report.calls["m"].message
-    assert isolation.ipc_objects(uid) == []  # removed, or never in the host's namespace
+    assert cleanup.ipc_objects(uid) == []  # removed, or never in the host's namespace
     later = _run([SYSV_IPC], [Call("f", "find")], "uid")
     assert later.calls["f"].value == [-1, -1]  # the next submission finds nothing of it
 
@@ -123,17 +126,17 @@ def test_leftover_ipc_objects_of_the_uid_are_removed() -> None:
         pytest.skip(f"the uid layer is unavailable here: {isolation._unavailable_reason('uid')}")
     import subprocess
 
-    uid, gid = isolation.sandbox_ids()
-    runtime = isolation.mirror_runtime(isolation._packages(()))  # a Python the uid can read
+    uid, gid = uid_layer.sandbox_ids()
+    runtime = mirror_runtime(common.packages(()))  # a Python the uid can read
     env = {"LD_LIBRARY_PATH": runtime.library_path or ""}
     made = subprocess.run([str(runtime.executable), "-I", "-S", "-c",
                            "import ctypes; libc = ctypes.CDLL(None); print(libc.shmget(0, 4096, 0o1600))"],
                           user=uid, group=gid, capture_output=True, text=True, cwd="/", env=env)
     if made.returncode != 0:
         pytest.skip(f"the sandbox user cannot run this Python here: {made.stderr.strip()[-200:]}")
-    assert ("shm", int(made.stdout)) in isolation.ipc_objects(uid)
-    assert isolation.remove_ipc_objects(uid) == 0
-    assert isolation.ipc_objects(uid) == []
+    assert ("shm", int(made.stdout)) in cleanup.ipc_objects(uid)
+    assert cleanup.remove_ipc_objects(uid) == 0
+    assert cleanup.ipc_objects(uid) == []
 
 
 # ---------------------------------------------------------------- the grader's own memory

@@ -34,10 +34,7 @@ _FUTURE_ANNOTATIONS = __import__("__future__").annotations.compiler_flag
 
 _HARNESS_GLOBALS = globals()
 _READY = [False]  # whether student code may have run
-_LE_DTYPES = frozenset({
-    "|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8",
-    "<f2", "<f4", "<f8", "<c8", "<c16",
-})
+_LE_DTYPES = WIRE_DTYPES  # type: ignore[name-defined]  # noqa: F821  (protocol.py comes first)
 _RLIMITS = {"AS": "RLIMIT_AS", "CPU": "RLIMIT_CPU", "NOFILE": "RLIMIT_NOFILE",
             "NPROC": "RLIMIT_NPROC", "FSIZE": "RLIMIT_FSIZE", "CORE": "RLIMIT_CORE"}
 
@@ -709,6 +706,6 @@ if __name__ == "__main__":
         else:
             message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         os.write(2, f"grader child failed: {message}".encode("utf-8", "replace"))
-        os._exit(70)
+        os._exit(HARNESS_FAULT_EXIT)  # type: ignore[name-defined]  # noqa: F821  (protocol.py)
     # os._exit: no atexit handlers, finalizers or non-daemon threads of the student run after us.
     os._exit(0)

@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from grader.sandbox.protocol import WIRE_DTYPES
+
 # Little-endian numeric and boolean dtypes whose meaning is the same on every platform; long
 # doubles, objects, strings, structured and datetime dtypes never cross the wire.
-ALLOWED_DTYPES = frozenset({
-    "|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8",
-    "<f2", "<f4", "<f8", "<c8", "<c16",
-})
+ALLOWED_DTYPES = WIRE_DTYPES
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 MAX_INT_BITS = 1024
 """Integers past a float's range (about 1.8e308) are refused: no answer is one, and comparing

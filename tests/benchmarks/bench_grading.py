@@ -236,7 +236,7 @@ def _observe_grade_one(original):
 hooked = False
 if _hook_path and sys.platform.startswith("linux") and hasattr(grader.batch, "grade_one"):
     try:
-        from grader.sandbox.session import Reader
+        from grader.sandbox.reader import Reader
         Reader.next_message = _observe_next_message(Reader.next_message)
         Reader.close = _observe_close(Reader.close)
         grader.batch.grade_one = _observe_grade_one(grader.batch.grade_one)
@@ -682,14 +682,15 @@ def spawn(self, launch):
         rec["_spawned"] = time.perf_counter()
     return original_spawn(self, launch)
 isolation.Sandbox.spawn = spawn
-original_next = session.Reader.next_message
+import grader.sandbox.reader as reader_module
+original_next = reader_module.Reader.next_message
 def next_message(self, deadline):
     message = original_next(self, deadline)
     rec = current.get(threading.get_ident())
     if rec is not None and isinstance(message, dict):
         rec["_" + str(message.get("t"))] = time.perf_counter()
     return message
-session.Reader.next_message = next_message
+reader_module.Reader.next_message = next_message
 original_run = session.PendingSession.run
 def run(self, cells, calls):
     rec = current.get(threading.get_ident())
@@ -756,15 +757,16 @@ def _sandbox_start_costs(work: Path, repeat: int = 15) -> dict[str, float]:
     }
     try:  # a private helper of the grader: only for this profile, skipped if it changes
         from grader.sandbox import isolation
+        from grader.sandbox.layers import common, namespaces
 
         if isolation.choose_layer() == "namespaces":
             scratch = work / "bwrap-start"  # inside the benchmark's folder, removed with it
             scratch.mkdir(exist_ok=True)
-            argv = isolation._bwrap_argv(scratch, isolation._packages(()), [])
+            argv = namespaces.bwrap_argv(scratch, common.packages(()), [])
             commands["bwrap + python -I -S -B -c pass"] = [*argv, PYTHON, "-I", "-S", "-B", "-c", "pass"]
             commands["bwrap + python -I -S -B + numpy"] = [
                 *argv, PYTHON, "-I", "-S", "-B", "-c",
-                f"import sys; sys.path.insert(0, {isolation.SANDBOX_PACKAGES!r}); import numpy"]
+                f"import sys; sys.path.insert(0, {namespaces.SANDBOX_PACKAGES!r}); import numpy"]
     except Exception as exc:
         print(f"(bwrap start costs skipped: {exc})")
     out: dict[str, float] = {}
