@@ -55,8 +55,10 @@ class ZipLimits:
     """
 
     max_files: int = 2000
-    max_total_bytes: int = 200 * _MIB
-    max_file_bytes: int = 100 * _MIB
+    # A notebook's stored outputs (plots) can make it hundreds of MB, and the notebook reader
+    # skips them as it reads (grader/notebook.py: MAX_NOTEBOOK_FILE_BYTES): such a zip must open.
+    max_total_bytes: int = 512 * _MIB
+    max_file_bytes: int = 256 * _MIB
     max_ratio: float = 200
     ratio_min_bytes: int = 1 * _MIB
 
@@ -203,9 +205,13 @@ def _check_declared(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
             f"(#{info.compress_type}); use the standard 'deflate' compression."
         )
     if info.file_size > limits.max_file_bytes:
+        hint = ""
+        if info.filename.lower().endswith(".ipynb"):
+            hint = (" A notebook this large is almost all stored outputs: clear all outputs (JupyterLab: "
+                    "Edit > Clear All Outputs; Colab: Edit > Clear all outputs), save, and zip it again.")
         raise StudentFileError(
             f"{shown} in the zip is {_mb(info.file_size)}, over the "
-            f"{_mb(limits.max_file_bytes)} limit per file."
+            f"{_mb(limits.max_file_bytes)} limit per file.{hint}"
         )
     if _ratio_exceeded(info.file_size, info.compress_size, limits):
         raise StudentFileError(

@@ -1,8 +1,9 @@
 """Finding a submission's files: folders, zips, nesting, case, duplicates.
 
 A submission is a folder or a zip; Gradescope may nest it one folder deep. File names are
-matched case-insensitively. A missing file costs only the items that need it; two candidates
-for one name is a clear message, never a guess.
+matched case-insensitively, with the names browsers and Colab give copies; a notebook may come as
+the Python script it was written as (`hw1_code.py`, `# %%` cells). A missing file costs only the
+items that need it; two candidates for one name is a clear message, never a guess.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.errors import GraderError, StudentFileError
+from grader.notebook import script_kind
 from grader.safezip import extract_zip, is_zip
 
 _SKIPPED = {"__macosx", ".ipynb_checkpoints", ".git", "__pycache__"}
@@ -63,16 +65,29 @@ def _candidates(root: Path) -> list[Path]:
 
 # A browser saving a file whose name is taken adds " (1)", " (2)"... (Firefox: "(1)").
 _COPY_SUFFIX = r"\s?\(\d{1,3}\)"
+# Colab's File > Save a copy names the notebook "Copy of NAME"; downloading it, "Copy_of_NAME".
+_COLAB_PREFIX = r"copy[ _]of[ _]"
 # Extensions that name the same kind of file, for "did you mean" lists.
 _SAME_KIND = {"yml": "yaml"}
 _MAX_LISTED = 5
+# A notebook may come as the Python script it was written as (jupytext's percent format).
+_NOTEBOOK, _SCRIPT = ".ipynb", ".py"
 
 
 def _stem_pattern(file_name: str) -> re.Pattern[str]:
-    """Also accept `hw1_code_<uni>.ipynb` (the handout asks for the UNI) and `hw1_code (1).ipynb`."""
+    """Also accept `hw1_code_<uni>.ipynb` (the handout asks for the UNI), `hw1_code (1).ipynb` and
+    Colab's `Copy of hw1_code.ipynb`."""
     stem, dot, suffix = file_name.lower().rpartition(".")
     variants = rf"(?:[_\- ][\w\-]+(?:{_COPY_SUFFIX})?|{_COPY_SUFFIX})"
-    return re.compile(re.escape(stem) + variants + re.escape(dot + suffix) + "$")
+    return re.compile(rf"(?:{_COLAB_PREFIX}{re.escape(stem)}{variants}?|{re.escape(stem)}{variants})"
+                      + re.escape(dot + suffix) + "$")
+
+
+def _script_name(file_name: str) -> str | None:
+    """`hw1_code.py` for a notebook `hw1_code.ipynb`; None for other files."""
+    if not file_name.lower().endswith(_NOTEBOOK):
+        return None
+    return file_name[: -len(_NOTEBOOK)] + _SCRIPT
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -82,11 +97,29 @@ def _shown(path: Path, root: Path) -> str:
 
 def _used_note(path: Path, file_name: str) -> str:
     """The note on a file accepted under another name, saying how to name it next time."""
+    if re.match(_COLAB_PREFIX, path.name.lower()):
+        return (f"Used {path.name} as {file_name}: \"{path.name[:7]}\" is what Colab adds to the name of a "
+                f"notebook it copies. Name it {file_name} next time.")
     copy = re.search(f"({_COPY_SUFFIX})" + r"\.[^.]*$", path.name)
     if copy:
         return (f"Used {path.name} as {file_name}: \"{copy[1].strip()}\" is what a browser adds to the name "
                 f"of a file it saves again. Name it {file_name} next time.")
     return f"Used {path.name} as {file_name}."
+
+
+def _script_note(path: Path, file_name: str) -> str | None:
+    """The note on a notebook that is a Python script (a `.py`, or one under the notebook's name)."""
+    kind = script_kind(path)
+    if kind is None:
+        return None
+    how = ("each `# %%` line in it starts a cell" if kind == "cells"
+           else "it has no `# %%` cell markers, so it ran as one code cell")
+    if path.suffix.lower() == _SCRIPT:
+        return (f"Read {path.name} as the notebook {file_name}: it is a Python script, and {how}. Next time "
+                f"submit the notebook itself, {file_name} (in Jupyter: File > Download; in Colab: File > "
+                "Download > Download .ipynb).")
+    return (f"{path.name} is a Python script, not a notebook (a notebook file is JSON); it was read as "
+            f"one: {how}. Next time submit the notebook that Jupyter or Colab saves.")
 
 
 def _kind(name: str) -> str:
@@ -123,9 +156,14 @@ def locate_files(root: Path, wanted: Mapping[str, str]) -> tuple[dict[str, Path]
     notes: list[str] = []
     for role, file_name in wanted.items():
         found = _matches(candidates, file_name)
+        script = _script_name(file_name)
+        if not found and script is not None:
+            found = _matches(candidates, script)  # no notebook: the script it was written as
         if len(found) == 1:
             files[role] = found[0]
-            if found[0].name.lower() != file_name.lower():
+            if found[0].suffix.lower() == _SCRIPT and script is not None:
+                pass  # the script note below says how it was read
+            elif found[0].name.lower() != file_name.lower():
                 notes.append(_used_note(found[0], file_name))
             else:
                 # An exact name wins over browser copies; say so, in case the work is in a copy.
@@ -134,6 +172,9 @@ def locate_files(root: Path, wanted: Mapping[str, str]) -> tuple[dict[str, Path]
                     shown = ", ".join(_shown(c, root) for c in copies[:_MAX_LISTED])
                     notes.append(f"Graded {_shown(found[0], root)}; also found {shown}, which was not "
                                  f"graded. If your work is there, submit it as {file_name} alone.")
+            note = _script_note(found[0], file_name) if script is not None else None
+            if note:
+                notes.append(note)
         elif found:
             names = ", ".join(_shown(p, root) for p in found)
             problems[role] = (f"Found {len(found)} files that could be {file_name} ({names}); "
@@ -186,6 +227,7 @@ def looks_like_submission(path: Path, wanted: Mapping[str, str]) -> bool:
     if not path.is_dir():
         return False
     names = {p.name.lower() for p in path.iterdir() if p.is_file()}
-    return any(file_name.lower() in names for file_name in wanted.values()) or any(
-        _stem_pattern(file_name).match(n) for file_name in wanted.values() for n in names
+    file_names = [*wanted.values(), *filter(None, map(_script_name, wanted.values()))]
+    return any(file_name.lower() in names for file_name in file_names) or any(
+        _stem_pattern(file_name).match(n) for file_name in file_names for n in names
     )

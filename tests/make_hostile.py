@@ -1142,9 +1142,9 @@ CORPUS: dict[str, Spec] = {
         "hw1_code.ipynb cut in half (invalid JSON): the notebook parts score 0 with a message.",
         [*HONEST_WRITTEN_AND_WEIGHTS, truncated_notebook], _except(FULL, **CODE_ZERO), []),
     "huge_notebook": (
-        "hw1_code.ipynb with 50 MB of embedded outputs (written by the test): over the 20 MB limit, "
-        "refused before parsing.",
-        [*HONEST_WRITTEN_AND_WEIGHTS], _except(FULL, **CODE_ZERO), []),
+        "hw1_code.ipynb with 50 MB of embedded outputs (written by the test), more than twice the 20 MB "
+        "of code a notebook may hold: outputs are skipped while the file is read, so everything scores.",
+        [*HONEST_WRITTEN_AND_WEIGHTS], FULL, []),
     "large_notebook_under_limit": (
         "hw1_code.ipynb with 15 MB of embedded outputs (written by the test): outputs are ignored, "
         "everything scores.",

@@ -273,3 +273,21 @@ def test_is_zip(tmp_path: Path) -> None:
     assert not is_zip(text)
     assert not is_zip(tmp_path)
     assert not is_zip(tmp_path / "missing.zip")
+
+
+def test_the_limits_let_a_notebook_full_of_outputs_through() -> None:
+    """A notebook's plots can make it hundreds of MB; the notebook reader skips them (issue 9 §4)."""
+    from grader.notebook import MAX_NOTEBOOK_FILE_BYTES
+
+    limits = ZipLimits()
+    assert limits.max_file_bytes >= MAX_NOTEBOOK_FILE_BYTES >= 100 * 2**20
+    assert limits.max_total_bytes >= 2 * limits.max_file_bytes
+
+
+def test_an_oversized_notebook_in_a_zip_is_told_to_clear_outputs(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "sub.zip", {"hw1_code.ipynb": os.urandom(4000), "data.bin": os.urandom(4000)})
+    with pytest.raises(StudentFileError, match=r"limit per file\. A notebook this large .*Edit > Clear All Outputs"):
+        extract_zip(zip_path, tmp_path / "out", ZipLimits(max_file_bytes=1000))
+    zip_path = make_zip(tmp_path / "other.zip", {"data.bin": os.urandom(4000)})
+    with pytest.raises(StudentFileError, match=r"limit per file\.$"):
+        extract_zip(zip_path, tmp_path / "out", ZipLimits(max_file_bytes=1000))

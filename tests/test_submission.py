@@ -96,3 +96,67 @@ def test_open_submission_keeps_the_note(tmp_path: Path) -> None:
     submission = open_submission(root, WANTED, tmp_path / "work")
     assert submission.files["weights"].name == "hw1_weights (1).npz"
     assert any("hw1_weights (1).npz" in note for note in submission.notes)
+
+
+# ------------------------------------------------------------------ issue 9 §5: near-miss names
+PERCENT_SCRIPT = "# %% [markdown]\n# # Homework 1\n\n# %%\nimport numpy as np\n"
+
+
+@pytest.mark.parametrize("name", ["Copy of hw1_code.ipynb", "Copy_of_hw1_code.ipynb", "copy of hw1_code (1).ipynb",
+                                  "Copy of hw1_code_abc123.ipynb"])
+def test_a_colab_copy_is_accepted_with_a_note(tmp_path: Path, name: str) -> None:
+    """Colab's "Copy of" (its download writes "Copy_of_"): used, and the student told, as a browser copy is."""
+    files, problems, notes = locate_files(_folder(tmp_path, name), WANTED)
+    assert files["notebook"].name == name and "notebook" not in problems
+    assert notes == [f"Used {name} as hw1_code.ipynb: \"{name[:7]}\" is what Colab adds to the name of a "
+                     "notebook it copies. Name it hw1_code.ipynb next time."]
+    assert looks_like_submission(_folder(tmp_path / "b", name), WANTED)
+
+
+def test_the_exact_name_wins_over_a_colab_copy(tmp_path: Path) -> None:
+    files, _, notes = locate_files(_folder(tmp_path, "hw1_code.ipynb", "Copy of hw1_code.ipynb"), WANTED)
+    assert files["notebook"].name == "hw1_code.ipynb"
+    assert notes == ["Graded hw1_code.ipynb; also found Copy of hw1_code.ipynb, which was not graded. If your "
+                     "work is there, submit it as hw1_code.ipynb alone."]
+
+
+def test_a_percent_script_stands_for_a_missing_notebook(tmp_path: Path) -> None:
+    """Only hw1_code.py: it was "hw1_code.ipynb was not found"; now it is read, and the note says how."""
+    root = _folder(tmp_path)
+    root.mkdir(parents=True)
+    (root / "hw1_code.py").write_text(PERCENT_SCRIPT, encoding="utf-8")
+    files, problems, notes = locate_files(root, WANTED)
+    assert files["notebook"].name == "hw1_code.py" and "notebook" not in problems
+    assert notes == ["Read hw1_code.py as the notebook hw1_code.ipynb: it is a Python script, and each `# %%` "
+                     "line in it starts a cell. Next time submit the notebook itself, hw1_code.ipynb (in "
+                     "Jupyter: File > Download; in Colab: File > Download > Download .ipynb)."]
+    assert looks_like_submission(root, WANTED)
+
+
+def test_a_notebook_wins_over_its_script(tmp_path: Path) -> None:
+    files, _, notes = locate_files(_folder(tmp_path, "hw1_code.ipynb", "hw1_code.py"), WANTED)
+    assert files["notebook"].name == "hw1_code.ipynb" and notes == []
+
+
+def test_a_script_without_cells_is_one_cell_and_says_so(tmp_path: Path) -> None:
+    root = _folder(tmp_path, "hw1_code (1).py")
+    (root / "hw1_code (1).py").write_text("import numpy as np\n", encoding="utf-8")
+    files, _, notes = locate_files(root, WANTED)
+    assert files["notebook"].name == "hw1_code (1).py"
+    assert len(notes) == 1 and "no `# %%` cell markers, so it ran as one code cell" in notes[0]
+
+
+def test_a_script_saved_under_the_notebooks_name_is_noted(tmp_path: Path) -> None:
+    """It was "not valid JSON (line 1, column 1)"; now the note says what it is and that it was read."""
+    root = _folder(tmp_path, "hw1_code.ipynb")
+    (root / "hw1_code.ipynb").write_text(PERCENT_SCRIPT, encoding="utf-8")
+    _, _, notes = locate_files(root, WANTED)
+    assert notes == ["hw1_code.ipynb is a Python script, not a notebook (a notebook file is JSON); it was read "
+                     "as one: each `# %%` line in it starts a cell. Next time submit the notebook that Jupyter "
+                     "or Colab saves."]
+
+
+def test_two_scripts_and_no_notebook_are_two_candidates(tmp_path: Path) -> None:
+    _, problems, _ = locate_files(_folder(tmp_path, "hw1_code.py", "old/hw1_code.py"), WANTED)
+    assert problems["notebook"] == ("Found 2 files that could be hw1_code.ipynb (hw1_code.py, old/hw1_code.py); "
+                                    "submit exactly one.")
