@@ -5,6 +5,12 @@ answer files (hostile input: safe constructors only, bounded size and depth). St
 may use aliases (`&id001` / `*id001`, as yaml.dump writes shared lists) as long as the document
 they stand for stays small: its size once expanded is counted from the parser's events, without
 expanding anything, so an alias bomb ("billion laughs") is refused before a value is built.
+
+Integers are read as a person writes them, not as YAML 1.1 does: `010` is ten (YAML 1.1: eight)
+and `048` is 48 (YAML 1.1: the text "048"); `0x1F`, `0o17` and `0b101` keep their bases.
+Students' files are parsed by libyaml when PyYAML has it (about 100 times faster, so a file of
+a few MB costs milliseconds); a file libyaml refuses is parsed again in Python, whose messages
+say where the mistake is.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader building LineDict/LineList and refusing duplicate keys."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+def _construct_mapping(loader: yaml.constructor.SafeConstructor, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     mapping = LineDict()
     mapping.line = node.start_mark.line + 1
@@ -67,19 +73,68 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     return mapping
 
 
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+def _construct_sequence(loader: yaml.constructor.SafeConstructor, node: yaml.SequenceNode) -> LineList:
     sequence = LineList(loader.construct_object(child, deep=True) for child in node.value)
     sequence.line = node.start_mark.line + 1
     return sequence
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_INT_TAG = "tag:yaml.org,2002:int"
+# YAML 1.1's int forms, except that a leading zero means nothing (YAML 1.1: octal) and 0o is octal.
+_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0o[0-7_]+
+                    |[-+]?0x[0-9a-fA-F_]+
+                    |[-+]?[0-9][0-9_]*
+                    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""", re.X)
+_BASES = {"0b": 2, "0o": 8, "0x": 16}
+
+
+def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> int:
+    """An integer, decimal unless 0b, 0o or 0x says otherwise (`010` is 10, `048` is 48)."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    text = text[1:] if text[:1] in "+-" else text
+    base = _BASES.get(text[:2].lower())
+    if base is not None:
+        return sign * int(text[2:], base)
+    if ":" in text:  # sexagesimal, as YAML 1.1 reads it: 1:30 is 90
+        value = 0
+        for part in text.split(":"):
+            value = value * 60 + int(part)
+        return sign * value
+    return sign * int(text)
+
+
+def _configure(loader: Any) -> None:
+    """Line-tracking containers, duplicate keys refused, integers read as decimal."""
+    loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+    loader.add_constructor(_INT_TAG, _construct_int)
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, _INT if tag == _INT_TAG else pattern) for tag, pattern in resolvers]
+        for first, resolvers in loader.yaml_implicit_resolvers.items()
+    }
+
+
+_configure(_LineLoader)
+_FAST_BASE: Any = getattr(yaml, "CSafeLoader", None)  # None when PyYAML was built without libyaml
+
+
+if _FAST_BASE is not None:
+    class _FastLineLoader(_FAST_BASE):
+        """_LineLoader on libyaml's parser (the constructors, resolvers and checks are the same)."""
+
+    _configure(_FastLineLoader)
 
 
 MAX_EXPANDED_NODES = 10_000
-SCALAR_CHARS_PER_VALUE = 100
 """Values (scalars, lists, mappings, keys included) a student's file may stand for, aliases expanded."""
+SCALAR_CHARS_PER_VALUE = 100
+"""Through an alias, a long text counts one value per this many characters."""
+MAX_WRITTEN_BYTES = 4 * 2**20
+"""The largest answers file read. Long answers cost only their own items: each check bounds its
+work (an expression is refused past 200 characters before it is read), and literal text does not
+count towards MAX_EXPANDED_NODES, which bounds values and text repeated through aliases."""
 
 
 class _Open:
@@ -89,39 +144,45 @@ class _Open:
 
     def __init__(self, anchor: str | None) -> None:
         self.anchor = anchor
-        self.size = 1  # the collection itself
+        self.size = 1  # the collection itself, then its contents, texts weighed by length
         self.height = 1  # its own level of nesting
 
 
-def _check_events(text: str, max_depth: int, max_nodes: int = MAX_EXPANDED_NODES) -> None:
-    """Refuse deep nesting and documents whose aliases expand past `max_nodes` values.
+def _check_events(text: str, max_depth: int, max_nodes: int = MAX_EXPANDED_NODES, *,
+                  loader: Any = yaml.SafeLoader) -> None:
+    """Refuse deep nesting, and documents of more than `max_nodes` values once aliases are expanded.
 
-    Every value is counted once as it is parsed; each anchored value's expanded size and height
-    are recorded when it ends, and an alias adds them where it stands. Only numbers are kept,
-    nothing is copied, and counting stops at the first value past the limit, so a bomb costs
-    no more to check than its text is long.
+    Every value written out counts once as it is parsed, a long text too: the file's size bounds
+    those. Each anchored value's expanded size (a text weighing one value per 100 characters) and
+    height are recorded when it ends, and an alias adds them where it stands, so one long text
+    repeated through aliases cannot stand for gigabytes. Only numbers are kept, nothing is
+    copied, and counting stops at the first value past the limit, so a bomb costs no more to
+    check than its text is long.
     """
     anchors: dict[str, tuple[int, int]] = {}  # anchor -> (expanded size, height)
     stack: list[_Open] = []
     total = 0
+    aliased = False
 
-    def count(size: int, height: int, line: int, alias: str = "") -> None:
+    def count(charge: int, size: int, height: int, line: int, alias: str = "") -> None:
         nonlocal total
         if len(stack) + height > max_depth:
             through = f" through the alias *{alias}" if alias else ""
             raise StudentFileError(f"line {line}: nested more than {max_depth} levels deep{through}.")
-        total += size
+        total += charge
         if total > max_nodes:
-            raise StudentFileError(
-                f"line {line}: with its aliases (*name) expanded, the file stands for more than "
-                f"{max_nodes:,} values (a long text counts one per {SCALAR_CHARS_PER_VALUE} characters); "
-                "write the answers out without aliases."
-            )
+            if aliased:
+                raise StudentFileError(
+                    f"line {line}: with its aliases (*name) expanded, the file stands for more than "
+                    f"{max_nodes:,} values (a long text counts one per {SCALAR_CHARS_PER_VALUE} "
+                    "characters); write the answers out without aliases.")
+            raise StudentFileError(f"line {line}: the file holds more than {max_nodes:,} values (numbers, "
+                                   "texts, lists); the answers need far fewer.")
         if stack:
             stack[-1].size += size
             stack[-1].height = max(stack[-1].height, height + 1)
 
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=loader):
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if isinstance(event, yaml.AliasEvent):
             name = str(event.anchor)
@@ -129,19 +190,18 @@ def _check_events(text: str, max_depth: int, max_nodes: int = MAX_EXPANDED_NODES
                 raise StudentFileError(f"line {line}: the alias *{name} refers to a value that "
                                        "contains it; write the value out in full.")
             if name in anchors:  # else the composer reports the undefined alias
-                count(*anchors[name], line, alias=name)
+                aliased = True
+                size, height = anchors[name]
+                count(size, size, height, line, alias=name)
         elif isinstance(event, yaml.ScalarEvent):
-            # A long text counts as one value per 100 characters: one 200 KB string repeated
-            # through aliases must not stand for gigabytes of expanded text.
             size = 1 + len(event.value) // SCALAR_CHARS_PER_VALUE
-            count(size, 0, line)
+            count(1, size, 0, line)
             if event.anchor is not None:
                 anchors[str(event.anchor)] = (size, 0)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if len(stack) + 1 > max_depth:
                 raise StudentFileError(f"line {line}: nested more than {max_depth} levels deep.")
-            count(0, 0, line)  # checks the total so far; the collection's own 1 follows
-            total += 1
+            count(1, 0, 0, line)  # the collection's own 1 is in its _Open, added to its parent at its end
             stack.append(_Open(None if event.anchor is None else str(event.anchor)))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             done = stack.pop()
@@ -157,12 +217,25 @@ def parse_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=_LineLoader)  # _LineLoader is a SafeLoader
 
 
-def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int = 20) -> Any:
+def _parse_untrusted(text: str, max_depth: int) -> Any:
+    """Check the events, then build the values: with libyaml if it reads the file, else in Python."""
+    if _FAST_BASE is not None:
+        try:
+            _check_events(text, max_depth, loader=_FAST_BASE)
+            return yaml.load(text, Loader=_FastLineLoader)
+        except yaml.YAMLError:
+            pass  # libyaml's own words; PyYAML's say where the mistake is, as the student sees it
+    _check_events(text, max_depth)
+    return parse_yaml_text(text)
+
+
+def load_untrusted_yaml(path: Path, *, max_bytes: int = MAX_WRITTEN_BYTES, max_depth: int = 20) -> Any:
     """Load a student's YAML file or raise StudentFileError with a message for the student."""
     name = path.name
     size = path.stat().st_size
     if size > max_bytes:
-        raise StudentFileError(f"{name} is {size:,} bytes; the limit is {max_bytes:,}.")
+        raise StudentFileError(f"{name} is {size:,} bytes; the limit is {max_bytes:,}. Keep only the "
+                               "answers in it.")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -171,8 +244,7 @@ def load_untrusted_yaml(path: Path, *, max_bytes: int = 256_000, max_depth: int 
     if "\x00" in text:
         raise StudentFileError(f"{name} contains a NUL byte; save it as plain text.")
     try:
-        _check_events(text, max_depth)
-        return parse_yaml_text(text)
+        return _parse_untrusted(text, max_depth)
     except StudentFileError as exc:
         raise StudentFileError(f"{name}: {exc}") from None
     except yaml.constructor.ConstructorError as exc:
