@@ -15,6 +15,11 @@
 # - all arrays are numpy `float64` (integer labels are the one exception);
 # - batches are **row vectors**: a batch of `B` inputs of dimension `D` is an array `(B, D)`;
 # - use numpy only (no autograd libraries).
+#
+# The autograder runs this notebook with numpy and the Python standard library only. Other
+# imports (matplotlib, torch, google.colab, tqdm) are allowed and cost nothing: plotting and
+# progress bars do nothing there (plots are not graded), and code that needs another package
+# fails only where it runs. Shell lines (`!pip install ...`) are skipped.
 
 # %%
 import os
