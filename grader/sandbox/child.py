@@ -563,13 +563,84 @@ def _drop_privileges(uid, gid):
     raise RuntimeError("privileges came back after dropping them")
 
 
-# Linux seccomp: (audit arch, socket syscall nr, io_uring_setup nr) per machine. io_uring can
-# open sockets without the socket syscall, so it is refused too.
-_SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+# Linux seccomp, per machine: the audit arch, and syscall numbers by name (x86_64's own table;
+# aarch64 uses the generic one, without the legacy chmod/chown/lchown).
+_SECCOMP_ARCHES = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYSCALLS = {
+    "x86_64": {"socket": 41, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+               "add_key": 248, "request_key": 249, "keyctl": 250, "ptrace": 101,
+               "process_vm_readv": 310, "process_vm_writev": 311, "bpf": 321, "perf_event_open": 298,
+               "userfaultfd": 323, "unshare": 272, "setns": 308, "mount": 165, "umount2": 166,
+               "pivot_root": 155, "sethostname": 170, "setdomainname": 171, "settimeofday": 164,
+               "clock_settime": 227, "clock_adjtime": 305, "adjtimex": 159, "reboot": 169,
+               "init_module": 175, "finit_module": 313, "delete_module": 176, "swapon": 167,
+               "swapoff": 168, "kexec_load": 246, "acct": 163,
+               "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260, "chmod": 90, "fchmod": 91,
+               "fchmodat": 268, "fchmodat2": 452, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
+               "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
+               "prlimit64": 302, "sched_setaffinity": 203, "sched_setscheduler": 144,
+               "sched_setparam": 142, "setpriority": 141, "ioprio_set": 251},
+    "aarch64": {"socket": 198, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+                "add_key": 217, "request_key": 218, "keyctl": 219, "ptrace": 117,
+                "process_vm_readv": 270, "process_vm_writev": 271, "bpf": 280, "perf_event_open": 241,
+                "userfaultfd": 282, "unshare": 97, "setns": 268, "mount": 40, "umount2": 39,
+                "pivot_root": 41, "sethostname": 161, "setdomainname": 162, "settimeofday": 170,
+                "clock_settime": 112, "clock_adjtime": 266, "adjtimex": 171, "reboot": 142,
+                "init_module": 105, "finit_module": 273, "delete_module": 106, "swapon": 224,
+                "swapoff": 225, "kexec_load": 104, "acct": 89,
+                "fchown": 55, "fchownat": 54, "fchmod": 52, "fchmodat": 53, "fchmodat2": 452,
+                "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
+                "fremovexattr": 16, "prlimit64": 261, "sched_setaffinity": 122,
+                "sched_setscheduler": 119, "sched_setparam": 118, "setpriority": 140, "ioprio_set": 30},
+}
+# Refused for every child: sockets (no network; socketpair stays), io_uring (it opens sockets
+# without the socket syscall), the kernel keyrings (they outlive the session: a channel to the
+# next submission of the same uid), reaching other processes' memory, new namespaces, and what
+# only root may do anyway (mounts, host name, clock, modules, reboot).
+_DENIED = ("socket", "io_uring_setup", "io_uring_enter", "io_uring_register", "add_key",
+           "request_key", "keyctl", "ptrace", "process_vm_readv", "process_vm_writev", "bpf",
+           "perf_event_open", "userfaultfd", "unshare", "setns", "mount", "umount2", "pivot_root",
+           "sethostname", "setdomainname", "settimeofday", "clock_settime", "clock_adjtime",
+           "adjtimex", "reboot", "init_module", "finit_module", "delete_module", "swapon",
+           "swapoff", "kexec_load", "acct")
+# Refused to a child that is still root (the rlimits layer run as root): Landlock does not
+# cover a file's owner, mode or attributes.
+_DENIED_TO_ROOT = ("chown", "fchown", "lchown", "fchownat", "chmod", "fchmod", "fchmodat",
+                   "fchmodat2", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
+                   "fremovexattr")
+# Allowed only on the process itself (argument index that names the target, 0 meaning self): a
+# child of the grader's own uid could otherwise change the grader's limits or scheduling.
+_SELF_ONLY = (("prlimit64", 0), ("sched_setaffinity", 0), ("sched_setscheduler", 0),
+              ("sched_setparam", 0), ("setpriority", 1), ("ioprio_set", 1))
+
+
+def _seccomp_program(audit_arch, numbers, denied, self_only):
+    """A classic BPF program: (code, jt, jf, k) tuples; jumps to "allow"/"deny" resolved here."""
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EACCES
+    program: list = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, deny),  # another ABI: refused
+                     (ld, 0, 0, 0), (jge, "deny", 0, 0x40000000)]  # x32 ABI: refused
+    for name in denied:
+        if name in numbers:
+            program.append((jeq, "deny", 0, numbers[name]))
+    for name, argument in self_only:
+        if name in numbers:
+            # Not this syscall: skip its two checks (A still holds the number).
+            program += [(jeq, 0, 2, numbers[name]), (ld, 0, 0, 16 + 8 * argument),
+                        (jeq, "allow", "deny", 0)]
+    labels = {"allow": len(program), "deny": len(program) + 1}
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    resolved = []
+    for i, (code, jt, jf, k) in enumerate(program):
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        resolved.append((code, jt, jf, k))
+    return resolved
 
 
 def _block_network():
-    """Refuse new sockets other than AF_UNIX for this process and its children (seccomp filter).
+    """Install the child's seccomp filter (for this process and its children): no sockets, no
+    keyrings, nothing that reaches other processes or the host; see _DENIED and _SELF_ONLY.
 
     The namespaces layer already has no network; this closes it where namespaces are refused
     (the uid layer, e.g. in Docker). Returns whether the filter is installed.
@@ -577,10 +648,11 @@ def _block_network():
     import ctypes
     import platform
 
-    arch = _SECCOMP_ARCHES.get(platform.machine())
-    if not sys.platform.startswith("linux") or arch is None:
+    machine = platform.machine()
+    if not sys.platform.startswith("linux") or machine not in _SECCOMP_ARCHES:
         return False
-    audit_arch, socket_nr, io_uring_nr = arch
+    denied = _DENIED + (_DENIED_TO_ROOT if os.geteuid() == 0 else ())
+    program = _seccomp_program(_SECCOMP_ARCHES[machine], _SYSCALLS[machine], denied, _SELF_ONLY)
 
     class Insn(ctypes.Structure):
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
@@ -589,23 +661,6 @@ def _block_network():
     class Prog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
 
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
-    allow, deny = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EACCES
-    program = [
-        (ld, 0, 0, 4),                      # 0: arch
-        (jeq, 1, 0, audit_arch),            # 1: native arch -> 3
-        (ret, 0, 0, deny),                  # 2: another ABI (i386 int 0x80): refused
-        (ld, 0, 0, 0),                      # 3: syscall number
-        (jge, 0, 1, 0x40000000),            # 4: x32 ABI numbers -> refused
-        (ret, 0, 0, deny),                  # 5
-        (jeq, 0, 1, io_uring_nr),           # 6: io_uring_setup -> refused
-        (ret, 0, 0, deny),                  # 7
-        (jeq, 0, 3, socket_nr),             # 8: socket -> 9, else allow
-        (ld, 0, 0, 16),                     # 9: its domain (args[0], low half)
-        (jeq, 1, 0, 1),                     # 10: AF_UNIX -> allow
-        (ret, 0, 0, deny),                  # 11
-        (ret, 0, 0, allow),                 # 12
-    ]
     insns = (Insn * len(program))(*[Insn(*i) for i in program])
     prog = Prog(len(program), insns)
     libc = ctypes.CDLL(None, use_errno=True)

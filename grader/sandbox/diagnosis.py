@@ -45,9 +45,14 @@ def skipped_lines_note(notes_by_cell: Mapping[int, Sequence[str]]) -> str | None
     return "The grader skipped lines it does not run (shell commands and most magics): " + "; ".join(parts) + "."
 
 
-def explain_missing(function: str, cells: Sequence[CellFacts], elsewhere: Mapping[str, str]) -> str | None:
-    """Why `function` is not defined, traced through failed cells; None if nothing explains it."""
-    defining = [c for c in cells if _defines(c.source, function)]
+def explain_missing(function: str, cells: Sequence[CellFacts], elsewhere: Mapping[str, str],
+                    index: Mapping[int, frozenset[str]] | None = None) -> str | None:
+    """Why `function` is not defined, traced through failed cells; None if nothing explains it.
+
+    `index` (from `bound_names`, made once per session) says which names each cell binds.
+    """
+    index = index if index is not None else bound_names(cells)
+    defining = [c for c in cells if function in index.get(c.index, ())]
     if not defining:
         if function in elsewhere:
             return f"`{function}` is not defined: {elsewhere[function]}"
@@ -56,8 +61,44 @@ def explain_missing(function: str, cells: Sequence[CellFacts], elsewhere: Mappin
     if cell.status == "ok":
         return None  # defined, then deleted or rebound: the plain message is right
     what = f"`{function}` is not defined: cell {cell.index}, which defines it, {_how(cell)}"
-    cause = _cause(cell, cells, seen={cell.index})
-    return what + (f", because {cause}" if cause else "") + "."
+    causes = _causes(cell, cells, index)
+    return what + "".join(f", because {cause}" if not cause.startswith("...") else f" {cause}"
+                          for cause in causes) + "."
+
+
+MAX_CHAIN = 500
+"""Earlier failed cells followed back in one explanation (each step a scan of the cells)."""
+_SHOWN_CAUSES = 3
+_SCANNED_CHARS = 200_000
+"""Characters of a cell read for the names it binds (a cell's definitions come early)."""
+_BINDING = re.compile(
+    r"^(?:(?:async\s+)?def\s+(?P<def>\w+)|class\s+(?P<cls>\w+)|import\s+(?P<imp>[^#\n]*)"
+    r"|from\s+\S+\s+import\s+(?P<frm>[^#\n]*)|(?P<targets>\w[ \t\w,]*?)[ \t]*(?::[^=\n]*)?=(?!=))",
+    re.MULTILINE)
+
+
+def bound_names(cells: Sequence[CellFacts]) -> dict[int, frozenset[str]]:
+    """For each cell, the names its top-level lines bind (def, class, import, assignment)."""
+    index: dict[int, frozenset[str]] = {}
+    for cell in cells:
+        names: set[str] = set()
+        for match in _BINDING.finditer(cell.source, 0, _SCANNED_CHARS):
+            if match["def"] or match["cls"]:
+                names.add(match["def"] or match["cls"])
+            elif match["imp"] is not None:
+                for part in match["imp"].split(","):
+                    words = part.split()
+                    if words:
+                        names.add(words[-1] if "as" in words else words[0].split(".")[0])
+            elif match["frm"] is not None:
+                for part in match["frm"].strip("() \\").split(","):
+                    words = part.split()
+                    if words:
+                        names.add(words[-1])
+            elif match["targets"] is not None:
+                names.update(t.strip() for t in match["targets"].split(",") if t.strip().isidentifier())
+        index[cell.index] = frozenset(names)
+    return index
 
 
 def _how(cell: CellFacts) -> str:
@@ -72,31 +113,28 @@ def _how(cell: CellFacts) -> str:
     return f"stopped{where} ({_last_line(cell.message)})"
 
 
-def _cause(cell: CellFacts, cells: Sequence[CellFacts], seen: set[int]) -> str | None:
-    """The earlier failed cell that should have defined the name this cell's NameError names."""
-    match = _NAME_ERROR.search(cell.message)
-    if match is None:
-        return None
-    name = match["name"]
-    for earlier in reversed([c for c in cells if c.index < cell.index and c.index not in seen]):
-        if earlier.status != "ok" and _defines(earlier.source, name):
-            seen.add(earlier.index)
-            line = _failing_line(earlier)
-            text = _source_line(earlier, line)
-            at = f" at `{text}`" if text else (f" at line {line}" if line else "")
-            deeper = _cause(earlier, cells, seen)
-            found = f"cell {earlier.index} stopped{at} ({_last_line(earlier.message)})"
-            return found + (f", because {deeper}" if deeper else "")
-    return None
-
-
-def _defines(source: str, name: str) -> bool:
-    """Whether a cell binds `name` at its top level: def, class, import or assignment."""
-    n = re.escape(name)
-    patterns = (rf"^(async\s+)?def\s+{n}\s*\(", rf"^class\s+{n}\b", rf"^{n}\s*(:[^=]*)?=(?!=)",
-                rf"^import\s+.*\bas\s+{n}\b", rf"^import\s+{n}\b", rf"^from\s+\S+\s+import\s+.*\b{n}\b",
-                rf"^(\w+\s*,\s*)*{n}\s*(,\s*\w+\s*)*=(?!=)")
-    return any(re.search(p, source, re.MULTILINE) for p in patterns)
+def _causes(cell: CellFacts, cells: Sequence[CellFacts], index: Mapping[int, frozenset[str]]) -> list[str]:
+    """The chain of earlier failed cells that should have defined the names the errors name."""
+    causes: list[str] = []
+    seen = {cell.index}
+    while len(causes) < MAX_CHAIN:
+        match = _NAME_ERROR.search(cell.message)
+        if match is None:
+            break
+        name = match["name"]
+        earlier = next((c for c in reversed(cells) if c.index < cell.index and c.index not in seen
+                        and c.status != "ok" and name in index.get(c.index, ())), None)
+        if earlier is None:
+            break
+        seen.add(earlier.index)
+        line = _failing_line(earlier)
+        text = _source_line(earlier, line)
+        at = f" at `{text}`" if text else (f" at line {line}" if line else "")
+        causes.append(f"cell {earlier.index} stopped{at} ({_last_line(earlier.message)})")
+        cell = earlier
+    if len(causes) > _SHOWN_CAUSES:  # the first link and where it all started matter most
+        causes = [causes[0], f"... ({len(causes) - 2} more failed cells) ...", causes[-1]]
+    return causes
 
 
 def _failing_line(cell: CellFacts) -> int | None:

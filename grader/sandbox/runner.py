@@ -18,6 +18,7 @@ from grader.sandbox.diagnosis import (
     DISPLAY_PACKAGES,
     CellFacts,
     absent_package_note,
+    bound_names,
     explain_missing,
     skipped_lines_note,
 )
@@ -88,14 +89,20 @@ class Runner:
         """Each call's result; a missing function's says why, where the cells tell."""
         facts = [CellFacts(i, self.original[i], r.status, r.message)
                  for i in self.order if (r := self.reports.get(i)) is not None]
+        missing = {p.call.function for p in self.calls if self.results[p.call.id].status == "missing"}
+        reasons: dict[str, str | None] = {}
+        if missing:
+            index = bound_names(facts)  # once per session, whatever the number of calls
+            for function in missing:
+                try:
+                    reasons[function] = explain_missing(function, facts, defined_elsewhere, index)
+                except Exception:  # a better message is not worth a failed grading
+                    reasons[function] = None
         results = {}
         for prepared in self.calls:
             result = self.results[prepared.call.id]
-            if result.status == "missing":
-                why = explain_missing(prepared.call.function, facts, defined_elsewhere)
-                if why:
-                    result = dataclasses.replace(result, message=why)
-            results[prepared.call.id] = result
+            why = reasons.get(prepared.call.function) if result.status == "missing" else None
+            results[prepared.call.id] = dataclasses.replace(result, message=why) if why else result
         return results
 
     def student_notes(self) -> tuple[str, ...]:

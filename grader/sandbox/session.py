@@ -44,11 +44,12 @@ __all__ = ["CHILD_SOURCE", "MAX_GARBAGE_BYTES", "MAX_LINE_BYTES", "SESSION_TEXT_
 
 def run_session(cells: Sequence[CodeCell], calls: Sequence[Call], limits: SessionLimits, *,
                 submission_dir: Path | None, secret_paths: Sequence[Path] = (),
-                isolation: str | None = None) -> SessionReport:
+                isolation: str | None = None,
+                defined_elsewhere: Mapping[str, str] | None = None) -> SessionReport:
     """Run the cells in order in one namespace, then the calls; see the module docstring."""
     pending = start_session(limits, submission_dir=submission_dir, secret_paths=secret_paths,
                             isolation=isolation)
-    return pending.run(cells, calls)
+    return pending.run(cells, calls, defined_elsewhere=defined_elsewhere)
 
 
 def start_session(limits: SessionLimits, *, submission_dir: Path | None, secret_paths: Sequence[Path] = (),

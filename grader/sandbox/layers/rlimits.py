@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader.sandbox.landlock import landlock_abi
-from grader.sandbox.layers.base import Launch, Layer
+from grader.sandbox.layers.base import Launch, Layer, is_root
 from grader.sandbox.layers.common import environment, landlock_rules, python_executable, system_paths
 
 
@@ -30,6 +30,12 @@ class RlimitsLayer(Layer):
             self.sandbox.notices.append(
                 "The notebook ran WITHOUT isolation (resource limits only): its code could read "
                 "and change any file the grader's user can.")
+        elif is_root():
+            self.sandbox.notices.append(
+                "The notebook ran AS ROOT, confined by Landlock (it reads only Python and numpy "
+                "and writes only its working copy), a seccomp filter (no ownership, mode or "
+                "attribute changes, no keyrings, nothing that reaches other processes) and "
+                "resource limits; root may still do what none of these covers.")
         else:
             self.sandbox.notices.append(
                 "The notebook ran as the grader's own user, confined by Landlock (it reads only "

@@ -62,11 +62,11 @@ class UidLayer(Layer):
         self.lock: UidLock | None = UidLock(self.ids[0])
         self.protected: list[tuple[Path, int, int]] = []  # (path, mode before, mode set)
         if landlock_abi() == 0:
-            # Without Landlock the child could read whatever its uid may: hide the secrets by
-            # file mode (a readable copy elsewhere on the disk stays readable).
             self.sandbox.notices.append("Landlock is unavailable: secret paths are hidden by file "
                                         "mode only, and any world-readable copy elsewhere is not.")
-            self._protect(secret_paths)
+        # By file mode as well: Landlock refuses reading, but not stat() (a file's size and
+        # times, whether it exists); without Landlock this is all that hides them.
+        self._protect(secret_paths)
         self.after_stop()  # leftovers of an earlier grader that died
         # The child runs a mirror of the runtime that its user can read; the checkout's own
         # paths then never appear in its sys.path.
