@@ -24,7 +24,7 @@ import numpy as np
 from grader.checks.feedback import notebook_summary
 from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext, get_check
 from grader.errors import StudentFileError
-from grader.notebook import CodeCell, load_code_cells
+from grader.notebook import NotebookFile, load_notebook
 from grader.outcome import Outcome
 from grader.results import ItemResult, results_document
 from grader.rubric import Item, Rubric
@@ -160,7 +160,7 @@ def _grade_written(submission: Submission, rubric: Rubric, items: list[Item],
 
 def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], options: GradeOptions,
                    outcomes: dict[str, Outcome], log: list[str],
-                   problems: list[str]) -> tuple[list[CodeCell], PendingSession] | None:
+                   problems: list[str]) -> tuple[NotebookFile, PendingSession] | None:
     """Read the notebook and start its sandboxed child at once, or score its items 0 and say why.
 
     The child's interpreter and numpy import then overlap with the grader's other work.
@@ -171,7 +171,7 @@ def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], op
         _file_problem(items, reason, outcomes, problems)
         return None
     try:
-        cells = load_code_cells(path)
+        notebook = load_notebook(path)
     except StudentFileError as exc:
         _file_problem(items, str(exc), outcomes, problems)
         return None
@@ -186,7 +186,7 @@ def _open_notebook(submission: Submission, rubric: Rubric, items: list[Item], op
         outcomes.update({item.id: Outcome.zero(INTERNAL_ERROR) for item in items})
         log.append(f"starting the sandbox failed\n{traceback.format_exc()}")
         return None
-    return cells, pending
+    return notebook, pending
 
 
 RETEST = ":retest"
@@ -262,7 +262,7 @@ def _judge(plan: NotebookPlan, results: Mapping[str, CallResult]) -> Outcome:
     return Outcome(retest.fraction, message if outcome.passed else f"{outcome.feedback}\n{message}", details)
 
 
-def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], cells: list[CodeCell],
+def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], notebook: NotebookFile,
                     pending: PendingSession, salt: str, retest: bool, outcomes: dict[str, Outcome],
                     log: list[str], top: list[str]) -> str:
     reference = rubric.load_code_reference()
@@ -278,7 +278,7 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], c
     # hidden inputs (a function could keep those inputs and print them in a later call).
     calls = [call for plan in plans.values() for call in plan.probe.calls]
     calls += [call for plan in plans.values() if plan.retest is not None for call in plan.retest.calls]
-    report = pending.run(cells, calls)
+    report = pending.run(notebook.cells, calls, defined_elsewhere=notebook.not_run_reasons())
     top.extend(notebook_summary(report))
     # Sandbox notices name server paths and layers: for staff (stdout), not for students.
     log.extend(f"sandbox ({report.layer}): {notice}" for notice in report.notices)

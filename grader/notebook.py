@@ -64,11 +64,17 @@ class NotebookFile:
 
     def not_run_message(self, function: str) -> str | None:
         """`step is defined in raw cell 4, which is not run: make it a Code cell.`, or None."""
-        if function not in self.defined_elsewhere:
-            return None
-        kind, number = self.defined_elsewhere[function]
-        fences = " (without its ``` lines)" if number in self.fenced else ""
-        return f"{function} is defined in {kind} cell {number}, which is not run: make it a Code cell{fences}."
+        where = self.not_run_reasons().get(function)
+        return None if where is None else f"{function} {where.removeprefix('it ')}"
+
+    def not_run_reasons(self) -> dict[str, str]:
+        """For each function defined only outside code cells: `it is defined in raw cell 4, ...`."""
+        reasons = {}
+        for function, (kind, number) in self.defined_elsewhere.items():
+            fences = " (without its ``` lines)" if number in self.fenced else ""
+            reasons[function] = (f"it is defined in {kind} cell {number}, which is not run: "
+                                 f"make it a Code cell{fences}.")
+        return reasons
 
 
 def load_code_cells(path: Path, *, max_bytes: int = MAX_NOTEBOOK_FILE_BYTES) -> list[CodeCell]:

@@ -222,3 +222,17 @@ def test_the_child_keeps_the_checkout_out_of_sys_path() -> None:
     checkout = str(Path(__file__).resolve().parents[1])
     report = _session(["import sys\ndef path():\n    return list(sys.path)\n"], [Call("p", "path")], LAYERS[0])
     assert not [p for p in report.calls["p"].value if p.startswith(checkout)]
+
+
+def test_a_function_left_in_a_raw_cell_is_named_in_the_feedback(tmp_path: Path) -> None:
+    folder = tmp_path / "submission"
+    shutil.copytree(SAMPLES / "reference", folder)
+    notebook = nbformat.read(folder / "hw1_code.ipynb", as_version=4)
+    position = next(i for i, c in enumerate(notebook.cells)
+                    if c.cell_type == "code" and c.source.lstrip().startswith("def step("))
+    notebook.cells[position] = nbformat.v4.new_raw_cell(notebook.cells[position].source)
+    nbformat.write(notebook, folder / "hw1_code.ipynb")
+    document = _grade(folder, tmp_path, LAYERS[0])
+    step = next(t for t in document["tests"] if t["extra_data"]["item"] == "p1_step")
+    assert step["score"] == 0
+    assert f"it is defined in raw cell {position + 1}, which is not run: make it a Code cell" in step["output"]

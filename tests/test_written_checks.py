@@ -33,7 +33,7 @@ from grader.outcome import Outcome
 from grader.rubric import load_rubric
 from grader.sandbox.session import CallResult
 from grader.seeds import derive_seed
-from grader.yamlio import load_untrusted_yaml, parse_yaml_text
+from grader.yamlio import MAX_WRITTEN_BYTES, load_untrusted_yaml, parse_yaml_text
 from reference_solutions.hw1 import hw1_code
 from reference_solutions.hw1.written import computation_graph, kth_largest_network, reference_answers
 
@@ -159,7 +159,7 @@ def test_untrusted_yaml_refuses_tags_and_bombs(tmp_path: Path) -> None:
             load_untrusted_yaml(path)
         assert name in str(info.value)
     big = tmp_path / "big.yaml"
-    big.write_text("a: " + "1" * 300_000, encoding="utf-8")
+    big.write_text("a: " + "x" * MAX_WRITTEN_BYTES, encoding="utf-8")  # past the file cap
     with pytest.raises(StudentFileError, match="limit"):
         load_untrusted_yaml(big)
 

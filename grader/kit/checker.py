@@ -33,7 +33,7 @@ from grader.checks.feedback import call_problem, describe_call, notebook_summary
 from grader.errors import GraderError, StudentFileError
 from grader.kit.report import FULL_OPTION, Row, print_report
 from grader.kit.written_format import WrittenCheck, check_written
-from grader.notebook import load_code_cells
+from grader.notebook import load_notebook
 from grader.outcome import Outcome
 from grader.sandbox import wire
 from grader.sandbox.session import Call, CallResult, Ref, SessionLimits, SessionReport, TestFunction, run_session
@@ -362,14 +362,14 @@ def _run(located: Submission, kit: Kit, isolation: str | None) -> tuple[list[Row
         outcomes.update({item.id: Outcome.zero(reason) for item in kit.items})
     else:
         try:
-            cells = load_code_cells(notebook)
+            notebook_file = load_notebook(notebook)
         except StudentFileError as exc:
             outcomes.update({item.id: Outcome.zero(str(exc)) for item in kit.items})
             outcomes.update({plan.item.id: Outcome.zero(str(exc)) for plan in plans if plan.call})
         else:
             # Nothing here is secret: the student's own files, the kit's public data.
-            report = run_session(cells, calls, kit.limits, submission_dir=notebook.parent,
-                                 isolation=isolation)
+            report = run_session(notebook_file.cells, calls, kit.limits, submission_dir=notebook.parent,
+                                 isolation=isolation, defined_elsewhere=notebook_file.not_run_reasons())
             notes += notebook_summary(report)
             notes += report.notices
     results = report.calls if report is not None else {}
