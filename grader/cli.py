@@ -183,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_min_isolation(validate)
     validate.set_defaults(handler=cmd_validate)
 
-    checks = commands.add_parser("checks", help="list the checks a rubric item may use")
+    checks = commands.add_parser(
+        "checks", help="list the checks a rubric item may use",
+        description="List the grader's checks and, for the rubric's assignment, its plugin's own checks, "
+                    "input generators and weights tasks.")
+    _add_rubric(checks)
     checks.set_defaults(handler=cmd_checks)
     return parser
 
@@ -301,11 +305,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_checks(args: argparse.Namespace) -> int:
     """List registered checks with their parameters."""
     from grader.checks.registry import REQUIRED, all_checks
+    from grader.rubric import load_rubric
 
-    for name, spec in sorted(all_checks().items()):
+    rubric = load_rubric(args.rubric)
+    for name, spec in sorted(all_checks(rubric.assignment).items()):
         params = ", ".join(f"{p}" + ("" if d is REQUIRED else f"={d!r}")
                            for p, (_, d) in spec.params.items())
-        print(f"{name:20} {spec.kind:9} {spec.doc}\n{'':31}params: {params or 'none'}")
+        owner = f"[{spec.assignment}] " if spec.assignment else ""
+        print(f"{name:20} {spec.kind:9} {owner}{spec.doc}\n{'':31}params: {params or 'none'}")
+    if rubric.input_generators:
+        names = ", ".join(sorted(rubric.input_generators))
+        print(f"\ninput generators of {rubric.assignment} (for `inputs:`): {names}")
+    if rubric.weights_tasks:
+        print(f"weights tasks of {rubric.assignment} (for `task:`): {', '.join(sorted(rubric.weights_tasks))}")
     return 0
 
 

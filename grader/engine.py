@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.feedback import notebook_summary
-from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext, get_check
+from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext
 from grader.errors import StudentFileError
 from grader.notebook import NotebookFile, load_notebook
 from grader.outcome import Outcome
@@ -149,8 +149,7 @@ def _grade_written(submission: Submission, rubric: Rubric, items: list[Item],
             outcomes[item.id] = Outcome.zero(f"{path.name} has no answer under {item.answer}.")
             continue
         _, reference = _lookup(references, item.answer)
-        spec = get_check(item.check)
-        assert spec is not None
+        spec = item.spec
         context = WrittenContext(item.id, spec.with_defaults(item.params), reference)
         outcome, error = _run_check(item, functools.partial(spec.function, answer, context))
         outcomes[item.id] = outcome
@@ -211,18 +210,18 @@ def plan_notebook_item(item: Item, rubric: Rubric, reference: ModuleType, salt: 
     re-test earns them too, so a table of the public answers earns nothing. `grader check` and the
     kit have no salt: they run the public inputs only (`retest=False`).
     """
-    spec = get_check(item.check)
-    assert spec is not None  # the rubric loader checked the name
-    params, timeout = spec.with_defaults(item.params), rubric.limits.call_timeout
+    spec = item.spec
+    params, timeout, inputs = spec.with_defaults(item.params), rubric.limits.call_timeout, rubric.input_generators
     hidden = np.random.default_rng(derive_seed(salt, fingerprint, item.id))
     if item.visibility != "visible":
-        return NotebookPlan(spec.function(NotebookContext(item.id, params, hidden, reference, False, timeout)))
+        return NotebookPlan(spec.function(NotebookContext(item.id, params, hidden, reference, False, timeout,
+                                                          inputs)))
     public = np.random.default_rng(derive_seed(PUBLIC_SALT, item.id))
-    probe = spec.function(NotebookContext(item.id, params, public, reference, True, timeout))
+    probe = spec.function(NotebookContext(item.id, params, public, reference, True, timeout, inputs))
     if not retest:
         return NotebookPlan(probe)
     return NotebookPlan(probe, spec.function(NotebookContext(item.id + RETEST, params, hidden, reference, False,
-                                                             timeout)))
+                                                             timeout, inputs)))
 
 
 # What the re-test's calls did, said without their inputs, values or the student's output.
@@ -312,11 +311,10 @@ def _grade_weights(submission: Submission, rubric: Rubric, items: list[Item], sa
         return
     reference = rubric.load_code_reference()
     for item in items:
-        spec = get_check(item.check)
-        assert spec is not None
+        spec = item.spec
         # One test set for the whole class (fair), unknown to students (private salt).
         context = WeightsContext(item.id, spec.with_defaults(item.params), reference,
-                                 derive_seed(salt, "weights-test-set", item.id))
+                                 derive_seed(salt, "weights-test-set", item.id), rubric.weights_tasks)
         outcome, error = _run_check(item, lambda spec=spec, context=context: spec.function(path, context))
         outcomes[item.id] = outcome
         if error:

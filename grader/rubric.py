@@ -19,8 +19,9 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from grader.checks.registry import REQUIRED, CheckKind, get_check
-from grader.errors import RubricError
+from grader.checks.registry import REQUIRED, CheckKind, CheckSpec, InputGenerator, WeightsTask, get_check
+from grader.errors import GraderError, RubricError
+from grader.plugins import AssignmentPlugin, load_plugin
 from grader.yamlio import DuplicateKeyError, LineDict, LineList, parse_yaml_text
 
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -45,6 +46,14 @@ class Item:
     feedback: str = ""
     key_note: str = ""
     line: int = 0
+    assignment: str | None = None  # whose checks `check` is looked up among (its plugin's first)
+
+    @property
+    def spec(self) -> CheckSpec:
+        """The registered check this item runs (the rubric loader made sure there is one)."""
+        spec = get_check(self.check, self.assignment)
+        assert spec is not None, f"{self.id}: check {self.check!r} vanished from the registry"
+        return spec
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,17 @@ class Rubric:
     late_policy: LatePolicyConfig | None = None
     rate_limit_per_day: int | None = None
     extra_packages: tuple[str, ...] = field(default_factory=tuple)
+    plugin: AssignmentPlugin | None = None
+
+    @property
+    def input_generators(self) -> Mapping[str, InputGenerator]:
+        """The assignment's input generators (its plugin's), by name."""
+        return self.plugin.generators if self.plugin else {}
+
+    @property
+    def weights_tasks(self) -> Mapping[str, WeightsTask]:
+        """The assignment's weights tasks (its plugin's), by name."""
+        return self.plugin.tasks if self.plugin else {}
 
     @property
     def autograded_points(self) -> float:
@@ -190,11 +210,20 @@ def _build_rubric(path: Path, data: object) -> Rubric:
     r = _Reader(path)
     top = r.mapping(data, "(top level)", 1)
     r.only_keys(top, (
-        "assignment", "title", "total_points", "references", "files", "parts", "limits",
+        "assignment", "title", "total_points", "references", "plugin", "files", "parts", "limits",
         "late_policy", "rate_limit", "sandbox", "items", "manual",
     ), "")
     assignment = r.get(top, "assignment", str, "")
     title = r.get(top, "title", str, "", default=assignment)
+    plugin_target = r.get(top, "plugin", str, "", default=None)
+    plugin = None
+    if plugin_target is not None:
+        if not plugin_target.startswith("reference_solutions."):
+            raise r.fail("plugin", "must name a module under reference_solutions", top.line_of("plugin"))
+        try:
+            plugin = load_plugin(plugin_target, assignment)
+        except GraderError as exc:
+            raise r.fail("plugin", str(exc), top.line_of("plugin")) from None
 
     references = r.mapping(r.get(top, "references", LineDict, ""), "references", top.line_of("references"))
     r.only_keys(references, ("written", "code"), "references")
@@ -228,7 +257,7 @@ def _build_rubric(path: Path, data: object) -> Rubric:
 
     limits = _read_limits(r, top)
     manual = _read_manual(r, top, parts)
-    items = _read_items(r, top, parts, files)
+    items = _read_items(r, top, parts, files, assignment, plugin)
     late_policy, rate_limit = _read_policies(r, top)
     sandbox = r.mapping(r.get(top, "sandbox", LineDict, "", default=LineDict()), "sandbox", top.line_of("sandbox"))
     r.only_keys(sandbox, ("extra_packages",), "sandbox")
@@ -251,7 +280,7 @@ def _build_rubric(path: Path, data: object) -> Rubric:
         path=path, assignment=assignment, title=title, total_points=total, files=files, parts=parts,
         items=tuple(items), manual=tuple(manual), limits=limits, written_reference=written_reference,
         code_reference=code_reference, late_policy=late_policy, rate_limit_per_day=rate_limit,
-        extra_packages=tuple(str(p) for p in extra),
+        extra_packages=tuple(str(p) for p in extra), plugin=plugin,
     )
 
 
@@ -310,7 +339,8 @@ def _read_manual(r: _Reader, top: LineDict, parts: Mapping[str, float]) -> list[
 _ITEM_KEYS = ("id", "part", "title", "points", "visibility", "check", "answer", "params", "feedback", "key_note")
 
 
-def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Mapping[str, str]) -> list[Item]:
+def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Mapping[str, str],
+                assignment: str, plugin: AssignmentPlugin | None) -> list[Item]:
     node = r.get(top, "items", LineList, "")
     if not node:
         raise r.fail("items", "must list at least one item", top.line_of("items"))
@@ -338,9 +368,10 @@ def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Ma
             raise r.fail(f"{where}.visibility", f"must be one of {', '.join(VISIBILITIES)}",
                          entry.line_of("visibility"))
         check_name = r.get(entry, "check", str, where)
-        spec = get_check(check_name)
+        spec = get_check(check_name, assignment)
         if spec is None:
-            raise r.fail(f"{where}.check", f"{check_name!r} is not a registered check", entry.line_of("check"))
+            raise r.fail(f"{where}.check", f"{check_name!r} is not a registered check (`grader checks "
+                         "--rubric RUBRIC` lists them)", entry.line_of("check"))
         if spec.kind not in files:
             raise r.fail(f"{where}.check", f"is a {spec.kind} check but files.{spec.kind} is not set",
                          entry.line_of("check"))
@@ -351,6 +382,7 @@ def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Ma
                                 f"{where}.params", entry.line_of("params"))
         params = _read_params(r, params_node, spec.params, f"{where}.params", check_name)
         problem = spec.validate(params) if spec.validate is not None else None
+        problem = problem or _names_known(params, plugin)
         if problem:
             raise r.fail(f"{where}.params", problem, entry.line_of("params"))
         items.append(Item(
@@ -358,8 +390,19 @@ def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Ma
             points=points, visibility=cast(Visibility, visibility), check=check_name, kind=spec.kind,
             params=params, answer=answer, feedback=r.get(entry, "feedback", str, where, default=""),
             key_note=r.get(entry, "key_note", str, where, default=""), line=entry.line,
+            assignment=assignment,
         ))
     return items
+
+
+def _names_known(params: Mapping[str, Any], plugin: AssignmentPlugin | None) -> str | None:
+    """An `inputs:` or `task:` parameter must name one of the assignment's generators or tasks."""
+    for key, kind, known in (("inputs", "input generator", plugin.generators if plugin else {}),
+                             ("task", "weights task", plugin.tasks if plugin else {})):
+        if key in params and params[key] not in known:
+            offered = ", ".join(sorted(known)) or "none: the rubric names no plugin that registers one"
+            return f"{key} {params[key]!r} is not an {kind} of this assignment (it has {offered})"
+    return None
 
 
 def _read_params(

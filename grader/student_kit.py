@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from grader.checks.registry import KitHints
 from grader.errors import GraderError
 from grader.rubric import Item, Rubric, load_rubric
 from grader.sandbox import wire
@@ -137,22 +138,14 @@ with the exact expected output and the arguments your function must leave `uncha
 
 WEIGHTS_NOTE = """\
 `{weights}` is graded on Gradescope with the grader's own forward pass on a hidden test set.
-The self-check cannot do that without giving away `mlp_forward`, so it marks that item as an
-ESTIMATE: it calls YOUR `mlp_forward` with your weights on a public test set ({test_size:,}
-points drawn like `make_data`). If your `mlp_forward` is wrong, so is the estimate.
+The self-check cannot do that without giving away `{forward}`, so it marks that item as an
+ESTIMATE: it calls YOUR `{forward}` with your weights on a public test set ({test_size:,}
+points drawn like the hidden ones). If your `{forward}` is wrong, so is the estimate.
 
 """
 
 # The public test set the kit's p5 estimate uses: drawn from a public seed, never the hidden one.
 KIT_TEST_SIZE = 4000
-# The weights check scores a file with the reference's forward pass; the kit calls the
-# student's function of the same name instead (the reference's is a solution).
-WEIGHTS_FORWARD = {"weights_accuracy": "mlp_forward"}
-# Per check, the arguments a call must leave unchanged (as the check in notebook_checks.py
-# compares them), and tolerances the check fixes in its code rather than in its parameters.
-UNCHANGED: Mapping[str, list[tuple[int, str]]] = {"numerical_grad": [(1, "x")],
-                                                  "sgd_step": [(0, "params"), (1, "grads")]}
-FIXED_TOLERANCE: Mapping[str, dict[str, float]] = {"sgd_step": {"rtol": 1e-9, "atol": 1e-12}}
 # Modules of the grader the kit's checker runs on, copied into the kit (paths under grader/).
 # None holds a solution or a secret; `_check_imports` proves the copies import nothing else.
 VENDORED = ("errors.py", "notebook.py", "outcome.py", "weights.py", "yamlio.py", "safezip.py", "submission.py",
@@ -176,7 +169,9 @@ def build_student_kit(out_dir: Path, rubric_path: Path) -> list[Path]:
     public = [item for item in rubric.items if item.visibility == "visible"]
     kit_data = _kit_data(rubric)
     weights = rubric.files.get("weights", "hw1_weights.npz")
-    weights_note = WEIGHTS_NOTE.format(weights=weights, test_size=KIT_TEST_SIZE) if kit_data["weights"] else ""
+    weights_note = (WEIGHTS_NOTE.format(weights=weights, test_size=KIT_TEST_SIZE,
+                                        forward=kit_data["weights"][0]["function"])
+                    if kit_data["weights"] else "")
     texts = {
         rubric.files.get("notebook", "hw1_code.ipynb"): build.notebook_text(strip_solutions=True),
         rubric.files.get("written", "hw1_written.yaml"): WRITTEN_TEMPLATE,
@@ -252,27 +247,26 @@ def _check_imports(texts: Mapping[str, str], package: str) -> None:
 
 def _kit_data(rubric: Rubric) -> dict[str, Any]:
     """The checker's own data: file names, limits, written keys and the weights items' test sets."""
-    from grader.checks.registry import get_check
-    from grader.checks.weights import hidden_test_set
     from grader.kit.checker import KIT_FORMAT
 
     weights = []
     for item in rubric.items_of("weights"):
         if item.visibility != "visible":
             continue
-        if item.check not in WEIGHTS_FORWARD:
+        params = item.spec.with_defaults(item.params)
+        task = rubric.weights_tasks.get(params.get("task", ""))
+        if task is None:
             raise GraderError(f"student kit: public item {item.id} uses check {item.check}, which the "
-                              "kit's checker cannot estimate")
-        spec = get_check(item.check)
-        assert spec is not None  # the rubric loader checked the name
-        params = spec.with_defaults(item.params)
-        X, y = hidden_test_set(derive_seed(PUBLIC_SALT, "student-kit-test-set", item.id), KIT_TEST_SIZE)
+                              "kit's checker cannot estimate (it estimates weights_accuracy tasks)")
+        # Drawn like the hidden test set, from a public seed; the kit calls the student's own
+        # forward function (the reference's is a solution).
+        X, y = task.test_set(derive_seed(PUBLIC_SALT, "student-kit-test-set", item.id), KIT_TEST_SIZE)
         weights.append({
             "id": item.id, "title": item.title, "points": item.points,
-            "function": WEIGHTS_FORWARD[item.check], "zero_at": params["zero_at"],
-            "full_at": params["full_at"], "max_hidden": params["max_hidden"], "input_dim": 4,
-            "classes": 4, "hidden_test_size": params["test_size"],
-            "inputs": wire.encode(X), "labels": wire.encode(y.astype(np.uint8)),  # labels 0..3
+            "function": task.student_forward, "zero_at": params["zero_at"],
+            "full_at": params["full_at"], "max_hidden": params["max_hidden"], "input_dim": task.inputs,
+            "classes": task.classes, "hidden_test_size": params["test_size"],
+            "inputs": wire.encode(X), "labels": wire.encode(y.astype(np.uint8)),
         })
     limits = rubric.limits
     return {
@@ -293,7 +287,6 @@ def written_formats(rubric: Rubric) -> list[dict[str, Any]]:
     values), the graph's node names, each expression's kind, and the template's value (an
     answer still equal to it is "not answered yet").
     """
-    from grader.checks.registry import get_check
     from grader.kit.written_format import lookup
 
     references = rubric.load_written_reference()
@@ -302,10 +295,10 @@ def written_formats(rubric: Rubric) -> list[dict[str, Any]]:
     for item in rubric.items_of("written"):
         if not item.answer:
             continue
-        spec = get_check(item.check)
-        assert spec is not None  # the rubric loader checked the name
-        entry = {"key": item.answer,
-                 **_answer_format(item.check, spec.with_defaults(item.params), lookup(references, item.answer)[1])}
+        spec = item.spec
+        params, reference = spec.with_defaults(item.params), lookup(references, item.answer)[1]
+        entry = {"key": item.answer, **(spec.kit_format(params, reference) if spec.kit_format
+                                        else _answer_format(item.check, params, reference))}
         in_template, value = lookup(template, item.answer)
         if in_template:
             entry["template"] = value
@@ -316,15 +309,9 @@ def written_formats(rubric: Rubric) -> list[dict[str, Any]]:
 def _answer_format(check: str, params: Mapping[str, Any], reference: Any) -> dict[str, Any]:
     """The public format of one written check's answer, from its parameters and the reference's form."""
     from grader.checks.expressions import DEFAULT_VARIABLES
-    from grader.checks.network import ACTIVATION_SPELLINGS, ACTIVATIONS
 
     if check == "array":
         return {"kind": "array", "shape": list(np.shape(reference))}
-    if check == "threshold_network":
-        return {"kind": "network",
-                "shapes": {key: list(np.shape(v)) for key, v in reference.items() if not isinstance(v, str)},
-                "choices": {key: list(ACTIVATIONS) for key, v in reference.items() if isinstance(v, str)},
-                "spellings": sorted(ACTIVATION_SPELLINGS)}
     if check == "graph_edges":
         return {"kind": "graph", "nodes": sorted({str(node) for edge in reference for node in edge}),
                 "aliases": dict(params["aliases"]), "ignored": list(params["ignored_nodes"])}
@@ -342,11 +329,9 @@ def public_checks(rubric: Rubric) -> list[dict[str, Any]]:
     with) and, under `call`, what the kit's checker runs: lossless wire-format arguments, where
     a withheld argument is replaced by a public stand-in, and the exact expected output.
     """
-    from grader.checks.registry import get_check
-
     reference = rubric.load_code_reference()
     planned = {item.id: _plan(item, rubric, reference) for item in rubric.items_of("notebook")}
-    # Answers of hidden items (e.g. the reference's kth_largest_params networks) that a public
+    # Answers of hidden items (e.g. a reference network a hidden item checks) that a public
     # check passes as an input are withheld; hidden items' own inputs are never planned here
     # with the private salt, so they cannot appear at all.
     secrets = [value for item in rubric.items_of("notebook") if item.visibility != "visible"
@@ -356,23 +341,23 @@ def public_checks(rubric: Rubric) -> list[dict[str, Any]]:
     for item in rubric.items_of("notebook"):
         if item.visibility != "visible":
             continue
-        if item.check not in KIT_CHECKS:
+        spec = item.spec
+        hints = spec.kit
+        if hints is None:
             raise GraderError(f"student kit: public item {item.id} uses check {item.check}, which the "
-                              "kit's checker cannot run (add it to grader/kit/checker.py)")
-        spec = get_check(item.check)
-        assert spec is not None  # the rubric loader checked the name
+                              "kit's checker cannot run (register it with kit=KitHints(...))")
         params = spec.with_defaults(item.params)
         calls = planned[item.id]
         local = [_with_stand_ins(call, secrets, rng) for call in calls]
         outputs = _reference_outputs(calls, reference, keep_full=False)
         local_outputs = _reference_outputs(local, reference, keep_full=False)
-        tolerance = FIXED_TOLERANCE.get(item.check) or {"rtol": params["rtol"], "atol": params["atol"]}
+        tolerance = dict(hints.tolerance or {"rtol": params["rtol"], "atol": params["atol"]})
         count = len(calls)
         checks.append({
-            "id": item.id, "title": item.title, "points": item.points, "check": item.check,
+            "id": item.id, "title": item.title, "points": item.points, "check": item.check, "judge": hints.judge,
             "function": calls[0].function if calls else None, "tolerance": tolerance,
             "partial": bool(params.get("partial", True)),
-            "passed_message": _PASSED_MESSAGES[item.check].format(
+            "passed_message": hints.passed_message.format(
                 function=calls[0].function if calls else "", count=count),
             "hint": item.feedback,
             "cases": [
@@ -380,8 +365,8 @@ def public_checks(rubric: Rubric) -> list[dict[str, Any]]:
                  "args": [WITHHELD if _matches_any(arg, secrets) else _jsonable(arg)
                           for arg in call.args],
                  "select": call.select,
-                 "expected": _jsonable(_compared(item.check, call, output)),
-                 "call": _local_call(item.check, stand_in, _compared(item.check, stand_in, local_output))}
+                 "expected": _jsonable(_compared(hints, call, output)),
+                 "call": _local_call(hints, stand_in, _compared(hints, stand_in, local_output))}
                 for call, stand_in, output, local_output in zip(calls, local, outputs, local_outputs,
                                                                 strict=True)
             ],
@@ -389,35 +374,18 @@ def public_checks(rubric: Rubric) -> list[dict[str, Any]]:
     return checks
 
 
-# What each check says when every case passes (as grader/checks/notebook_checks.py says it).
-_PASSED_MESSAGES: Mapping[str, str] = {
-    "function_values": "{function} is correct on {count} inputs.",
-    "numerical_grad": "numerical_grad is accurate on {count} test functions.",
-    "sgd_step": "sgd_step is correct and leaves its inputs unchanged.",
-}
-KIT_CHECKS = frozenset(_PASSED_MESSAGES)
-
-
-def _compared(check: str, call: Any, output: Any) -> Any:
+def _compared(hints: KitHints, call: Any, output: Any) -> Any:
     """What the check compares the call's result with: the reference's output, or its own value."""
-    from grader.checks.notebook_checks import _TEST_FUNCTIONS
-
-    if check == "numerical_grad":  # the exact gradient of the grader's test function, not the reference's estimate
-        gradient = dict(_TEST_FUNCTIONS)[call.args[0].source]
-        return gradient(call.args[1])
-    if check == "sgd_step":
-        params, grads, lr = call.args
-        return {key: params[key] - lr * grads[key] for key in params}
-    return output
+    return hints.expected(call, output) if hints.expected is not None else output
 
 
-def _local_call(check: str, call: Any, expected: Any) -> dict[str, Any]:
+def _local_call(hints: KitHints, call: Any, expected: Any) -> dict[str, Any]:
     """A call as the kit's checker makes it, in the sandbox's lossless wire format."""
     if call.kwargs:
         raise GraderError(f"student kit: call {call.id} has keyword arguments, which the kit does not support")
     return {"id": call.id, "function": call.function, "args": [wire.encode(arg) for arg in call.args],
             "select": call.select, "timeout": call.timeout, "return_args": call.return_args,
-            "unchanged": [list(pair) for pair in UNCHANGED.get(check, [])],
+            "unchanged": [list(pair) for pair in hints.unchanged],
             "expected": wire.encode(expected)}
 
 
@@ -456,13 +424,12 @@ def _stand_in(value: Any, rng: np.random.Generator) -> Any:
 
 def _plan(item: Item, rubric: Rubric, reference: Any) -> Sequence[Any]:
     """The calls the item's check plans on the public inputs (the engine's public seed)."""
-    from grader.checks.registry import NotebookContext, get_check
+    from grader.checks.registry import NotebookContext
 
-    spec = get_check(item.check)
-    assert spec is not None  # the rubric loader checked the name
+    spec = item.spec
     context = NotebookContext(item.id, spec.with_defaults(item.params),
                               np.random.default_rng(derive_seed(PUBLIC_SALT, item.id)), reference,
-                              True, rubric.limits.call_timeout)
+                              True, rubric.limits.call_timeout, rubric.input_generators)
     return list(spec.function(context).calls)
 
 

@@ -59,7 +59,7 @@ def _line_of(path: Path, needle: str) -> int:
      "params:\n      fields:\n        multiplications",
      "compare must be one of"),
     ("params: {function: step, inputs: step,", "params: {function: step, inputs: steps,", "params",
-     "inputs: steps", "inputs must be one of"),
+     "inputs: steps", "is not an input generator of this assignment"),
     ("params: {function: step, inputs: step,", "params: {inputs: step,", "params.function", "inputs: step,",
      "is required"),
 ])

@@ -14,10 +14,17 @@ import yaml
 from conftest import RUBRIC
 
 from grader import yamlio
-from grader.checks import network
 from grader.checks.arrays import mismatch, read_numbers
 from grader.checks.graph import compare_graphs
-from grader.checks.network import (
+from grader.checks.registry import NotebookContext, WrittenContext, get_check
+from grader.errors import StudentFileError
+from grader.outcome import Outcome
+from grader.rubric import load_rubric
+from grader.sandbox.session import CallResult
+from grader.seeds import derive_seed
+from grader.yamlio import MAX_WRITTEN_BYTES, load_untrusted_yaml, parse_yaml_text
+from reference_solutions.hw1 import hw1_code, network
+from reference_solutions.hw1.network import (
     counterexample,
     format_input,
     forward,
@@ -27,14 +34,6 @@ from grader.checks.network import (
     read_network,
     show_number,
 )
-from grader.checks.registry import NotebookContext, WrittenContext, get_check
-from grader.errors import StudentFileError
-from grader.outcome import Outcome
-from grader.rubric import load_rubric
-from grader.sandbox.session import CallResult
-from grader.seeds import derive_seed
-from grader.yamlio import MAX_WRITTEN_BYTES, load_untrusted_yaml, parse_yaml_text
-from reference_solutions.hw1 import hw1_code
 from reference_solutions.hw1.written import computation_graph, kth_largest_network, reference_answers
 
 ALIASES = {"y_prime": "y'"}
@@ -168,11 +167,14 @@ def test_untrusted_yaml_refuses_tags_and_bombs(tmp_path: Path) -> None:
 
 
 def _written(check: str, answer: object, item: str, params: dict[str, object] | None = None) -> tuple[float, str]:
-    """Run a registered written check with its default parameters on the hw1 reference."""
-    spec = get_check(check)
+    """Run a written check with the hw1 rubric's parameters for `item` (or `params`) on the hw1 reference."""
+    rubric = load_rubric(RUBRIC)
+    spec = get_check(check, rubric.assignment)
     assert spec is not None
+    declared = next((dict(i.params) for i in rubric.items if i.id == item and i.check == check), {})
     reference = reference_answers()[item]
-    outcome = spec.function(answer, WrittenContext(item, spec.with_defaults(params or {}), reference))
+    outcome = spec.function(answer, WrittenContext(item, spec.with_defaults({**declared, **(params or {})}),
+                                                   reference))
     return outcome.fraction, outcome.feedback
 
 
@@ -366,7 +368,8 @@ def test_the_verdict_does_not_depend_on_the_salt() -> None:
 
 def test_p1_judges_the_notebook_networks_the_same_way_under_any_salt() -> None:
     """p1 (hidden, salted) shares the judge: the thin network is wrong and the 1e303 one right."""
-    spec = get_check("kth_largest_params")
+    load_rubric(RUBRIC)  # loads Homework 1's plugin, which registers its checks
+    spec = get_check("kth_largest_params", "hw1")
     assert spec is not None
 
     def judged(salt: str, change: Callable[[dict[str, np.ndarray]], None]) -> Outcome:

@@ -31,17 +31,7 @@ def check_array(answer: Any, context: WrittenContext) -> Outcome:
     return Outcome.zero(problem)
 
 
-# y' = softmax(y) is the network's prediction, the quantity usually written y-hat: no other
-# node of 1.2 could be meant by it (y is the logits, t the label).
-_DEFAULT_ALIASES = {"y_prime": "y'", "yprime": "y'", "y_": "y'", "j": "J", "s": "S",
-                    "y_hat": "y'", "yhat": "y'", "ŷ": "y'"}
-# Matched after stripping `^ _ { } ( )` and spaces, case-insensitively: W^(1), W_{1}, w1 are W1.
-_DEFAULT_IGNORED = ["W1", "W2", "W3", "W4", "b1", "b2"]
-
-
-@register("graph_edges", "written", params={
-    "aliases": (dict, _DEFAULT_ALIASES), "ignored_nodes": (list, _DEFAULT_IGNORED),
-})
+@register("graph_edges", "written", params={"aliases": (dict, {}), "ignored_nodes": (list, [])})
 def check_graph_edges(answer: Any, context: WrittenContext) -> Outcome:
     """Edges of a computation graph, as a set, with partial credit; weight nodes ignored."""
     return compare_graphs(answer, context.reference, context.params["aliases"], context.params["ignored_nodes"])

@@ -68,7 +68,7 @@ class PublicItem:
 
     id: str
     points: float
-    check: str
+    judge: str  # the kit judge (JUDGES) this item is scored by
     rtol: float
     atol: float
     partial: bool
@@ -145,10 +145,10 @@ def _public_item(item: Mapping[str, Any]) -> PublicItem:
                  return_args=bool(call["return_args"])),
             wire.decode(call["expected"]),
             tuple((int(index), str(name)) for index, name in call["unchanged"])))
-    if item["check"] not in JUDGES:
-        raise ValueError(f"item {item['id']} uses check {item['check']!r}, which this checker cannot run")
+    if item["judge"] not in JUDGES:
+        raise ValueError(f"item {item['id']} is judged by {item['judge']!r}, which this checker cannot run")
     tolerance = item["tolerance"]
-    return PublicItem(str(item["id"]), float(item["points"]), str(item["check"]),
+    return PublicItem(str(item["id"]), float(item["points"]), str(item["judge"]),
                       float(tolerance["rtol"]), float(tolerance["atol"]), bool(item["partial"]),
                       str(item["passed_message"]), str(item["hint"]), tuple(cases))
 
@@ -211,8 +211,8 @@ def _score(item: PublicItem, results: Results, judge: Callable[[Case, CallResult
     return score_cases(item.passed_message, failures, len(item.cases), item.partial)
 
 
-def _function_values(item: PublicItem, results: Results) -> Outcome:
-    """Each case's value against the stored output (the grader's `function_values`)."""
+def _values(item: PublicItem, results: Results) -> Outcome:
+    """Each case's value against the stored expected value (as the grader's `function_values`)."""
     def judge(case: Case, result: CallResult) -> str | None:
         problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
                            what=f"{describe_call(case.call, True)} returned a result that")
@@ -221,11 +221,11 @@ def _function_values(item: PublicItem, results: Results) -> Outcome:
     return _score(item, results, judge)
 
 
-def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
-    """Each case against the exact gradient, and its input left unchanged (`numerical_grad`)."""
+def _values_inputs_unchanged(item: PublicItem, results: Results) -> Outcome:
+    """Each case against its expected value, with the arguments it names left unchanged."""
     def judge(case: Case, result: CallResult) -> str | None:
         problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                           what=f"{describe_call(case.call, True)} (compared with the exact gradient)")
+                           what=f"{describe_call(case.call, True)} (compared with the exact value)")
         for index, name in case.unchanged:
             after = _arg_after(result, index)
             if problem is None and mismatch(case.call.args[index], after, rtol=0, atol=0) is not None:
@@ -235,8 +235,8 @@ def _numerical_grad(item: PublicItem, results: Results) -> Outcome:
     return _score(item, results, judge)
 
 
-def _sgd_step(item: PublicItem, results: Results) -> Outcome:
-    """Half for the new values, half for leaving every input dict unchanged while returning new params (`sgd_step`)."""
+def _half_values_half_unchanged(item: PublicItem, results: Results) -> Outcome:
+    """Half for the new values, half for leaving every input dict unchanged while returning new ones."""
     values_ok = unchanged_ok = True
     lines: list[str] = []
     for case in item.cases:
@@ -273,10 +273,11 @@ def _arg_after(result: CallResult, index: int) -> object:
     return after[index] if index < len(after) else None
 
 
+# The kit's generic judges, named by each public item's `judge` (a check's KitHints.judge).
 JUDGES: Mapping[str, Callable[[PublicItem, Results], Outcome]] = {
-    "function_values": _function_values,
-    "numerical_grad": _numerical_grad,
-    "sgd_step": _sgd_step,
+    "values": _values,
+    "values_inputs_unchanged": _values_inputs_unchanged,
+    "half_values_half_unchanged": _half_values_half_unchanged,
 }
 
 
@@ -375,7 +376,7 @@ def _run(located: Submission, kit: Kit, isolation: str | None) -> tuple[list[Row
     results = report.calls if report is not None else {}
     for item in kit.items:
         if item.id not in outcomes:
-            outcomes[item.id] = JUDGES[item.check](item, results)
+            outcomes[item.id] = JUDGES[item.judge](item, results)
     weights_name = kit.files.get("weights", "the weights file")
     for plan in plans:
         if plan.item.id not in outcomes:

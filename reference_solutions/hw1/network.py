@@ -1,4 +1,4 @@
-"""Judging a hard-coded threshold network (problem 1.1 and notebook part p1) by behaviour.
+"""Homework 1: judging a hard-coded threshold network (problem 1.1 and notebook part p1) by behaviour.
 
 A network is right if it computes the function, whatever its weights, and the verdict is a
 proof, not a sample. Each hidden unit is a hard threshold or an indicator of an affine map of
@@ -28,9 +28,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.arrays import describe, read_numbers, squeeze_to
-from grader.checks.registry import WrittenContext, register
 from grader.outcome import Outcome, brief
-from grader.seeds import derive_seed
 
 ACTIVATIONS = ("hard_threshold", "indicator")
 # Spellings of the contract's two names (SUBMISSION.md: hard_threshold | indicator), compared in
@@ -559,13 +557,3 @@ def show_number(value: Fraction) -> str:
 
 def _ordinal(n: int) -> str:
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
-
-
-@register("threshold_network", "written", params={"k": (int, 2)})
-def check_threshold_network(answer: Any, context: WrittenContext) -> Outcome:
-    """1.1: the student's network, with its declared activations, computes the k-th-largest test."""
-    net = read_network(answer)
-    if isinstance(net, str):
-        return Outcome.zero(net)
-    rng = np.random.default_rng(derive_seed("threshold_network", context.item_id))
-    return judge_network(net, int(context.params["k"]), rng, label=f"k = {context.params['k']}")

@@ -1,0 +1,31 @@
+"""The grader knows no homework: nothing under grader/ names an assignment or one of its tasks.
+
+Everything particular to an assignment lives beside it (rubrics/<name>.yaml,
+reference_solutions/<name>/). The words below are Homework 1's file names and task names; an
+example in a command's help text is the one exception (listed by file and line).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+GRADER = Path(__file__).resolve().parent.parent / "grader"
+# Homework 1's tasks and files (reference_solutions/hw1/plugin.py, hw1_code.py, SUBMISSION.md).
+TASK_WORDS = ("kth_largest", "gated_backward", "gated_forward", "mlp_grads", "mlp_forward", "mlp_loss",
+              "hvp_memory", "hvp_reverse", "sgd_step", "numerical_grad", "threshold_network",
+              "hardcoded_forward", "second_largest")
+
+
+def _hits(pattern: re.Pattern[str]) -> list[str]:
+    hits = []
+    for path in sorted(GRADER.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                hits.append(f"{path.relative_to(GRADER.parent)}:{number}: {line.strip()}")
+    return hits
+
+
+def test_grader_names_no_task_of_homework_1() -> None:
+    hits = _hits(re.compile("|".join(TASK_WORDS)))
+    assert not hits, "grader/ names Homework 1's tasks:\n" + "\n".join(hits)
