@@ -28,7 +28,7 @@ from grader.notebook import NotebookFile, load_notebook
 from grader.outcome import Outcome
 from grader.results import ItemResult, results_document
 from grader.rubric import Item, Rubric
-from grader.sandbox.session import CallResult, PendingSession, SessionLimits, start_session
+from grader.sandbox.session import CallResult, PendingSession, SessionLimits, SessionReport, start_session
 from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
 from grader.submission import Submission
 from grader.weights import load_weights
@@ -263,7 +263,7 @@ def _judge(plan: NotebookPlan, results: Mapping[str, CallResult]) -> Outcome:
 
 def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], notebook: NotebookFile,
                     pending: PendingSession, salt: str, retest: bool, outcomes: dict[str, Outcome],
-                    log: list[str], top: list[str]) -> str:
+                    log: list[str], top: list[str]) -> SessionReport:
     reference = rubric.load_code_reference()
     fingerprint = submission_fingerprint(submission.all_files())
     plans: dict[str, NotebookPlan] = {}
@@ -292,7 +292,7 @@ def _grade_notebook(submission: Submission, rubric: Rubric, items: list[Item], n
         if isinstance(public, float) and isinstance(again, float) and again < public:
             log.append(f"{item_id}: the re-test on hidden inputs earned {again:.0%}, the public inputs "
                        f"{public:.0%}; the re-test said:\n{details['retest_feedback']}")
-    return report.layer
+    return report
 
 
 def _grade_weights(submission: Submission, rubric: Rubric, items: list[Item], salt: str,
@@ -332,7 +332,7 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
     notebook_items = [i for i in items if i.kind == "notebook"]
     opened = (_open_notebook(submission, rubric, notebook_items, options, outcomes, log, problems)
               if notebook_items else None)
-    layer = None
+    session: SessionReport | None = None
     written_items = [i for i in items if i.kind == "written"]
     weights_items = [i for i in items if i.kind == "weights"]
     try:
@@ -342,14 +342,18 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
         _stage(weights_items, outcomes, log, _grade_weights, submission, rubric, weights_items, salt, outcomes,
                log, problems)
         if opened is not None:
-            layer = _stage(notebook_items, outcomes, log, _grade_notebook, submission, rubric, notebook_items,
-                           *opened, salt, not options.visible_only, outcomes, log, top)
+            session = _stage(notebook_items, outcomes, log, _grade_notebook, submission, rubric, notebook_items,
+                             *opened, salt, not options.visible_only, outcomes, log, top)
     finally:
         if opened is not None:
             opened[1].close()
     results = tuple(_result(item, outcomes.get(item.id)) for item in items)
     output = "\n\n".join([*_problem_lines(problems), *submission.notes, *top])
-    return GradeReport(submission, rubric, results, output, tuple(log), time.perf_counter() - started, layer)
+    layer = session.layer if session is not None else None
+    # How the child confined itself (its own word, sent before any student code ran).
+    extra = {"confinement": {"landlock": session.landlock, "seccomp": session.seccomp}} if session else {}
+    return GradeReport(submission, rubric, results, output, tuple(log), time.perf_counter() - started, layer,
+                       extra)
 
 
 def _problem_lines(problems: list[str]) -> list[str]:

@@ -31,13 +31,21 @@ ACCEPT_ON_COMMAND_LINE = "pass --isolation rlimits to accept running student cod
 """How to accept the rlimits layer, for the command line; Gradescope says another way."""
 
 _LEAVES_OPEN = {
-    "uid": ("student code runs as an unprivileged user: it can read every file that other users may "
-            "read outside the grader's secret paths, fill the disk and, off Linux x86_64/aarch64, reach "
-            "the network (docs/security.md)"),
+    "uid": ("student code runs as an unprivileged user: it can fill the disk, stat any path and, off "
+            "Linux x86_64/aarch64, reach the network (docs/security.md)"),
     "rlimits": ("student code runs WITHOUT isolation, as {user}: it can read and change everything "
                 "{user} can, other submissions and their results included (docs/security.md)"),
     "none": "the sandbox did not start: student code did not run (see each grader.log)",
 }
+# Where the kernel has Landlock, the uid layer reads only its runtime and working copy; without
+# it, every file that other users may read outside the grader's secret paths.
+_UID_WITHOUT_LANDLOCK = ("student code runs as an unprivileged user: it can read every file that other "
+                         "users may read outside the grader's secret paths, fill the disk and, off Linux "
+                         "x86_64/aarch64, reach the network (docs/security.md)")
+_RLIMITS_WITH_LANDLOCK = ("student code runs WITHOUT isolation by another user or namespaces, as {user}, "
+                          "confined only by Landlock (it reads only Python and numpy and writes only its "
+                          "working copy) and a seccomp filter: {user}'s other rights stay open to it "
+                          "(docs/security.md)")
 
 
 class IsolationRefused(GraderError):
@@ -72,7 +80,14 @@ def layer_warning(layer: str) -> str:
     """What a layer weaker than the strongest leaves open, in a sentence; empty for the strongest."""
     if layer == STRONGEST:
         return ""
-    return _LEAVES_OPEN.get(layer, _LEAVES_OPEN["none"]).format(user=_user())
+    from grader.sandbox.landlock import landlock_abi
+
+    text = _LEAVES_OPEN.get(layer, _LEAVES_OPEN["none"])
+    if layer == "uid" and not landlock_abi():
+        text = _UID_WITHOUT_LANDLOCK
+    elif layer == "rlimits" and landlock_abi():
+        text = _RLIMITS_WITH_LANDLOCK
+    return text.format(user=_user())
 
 
 def decide(requested: str | None = None, minimum: str | None = None, *,

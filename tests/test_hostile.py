@@ -48,6 +48,7 @@ from grader.notebook import MAX_NOTEBOOK_BYTES
 from grader.paths import secret_paths
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import isolation
+from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.layers import namespaces
 from grader.sandbox.layers import uid as uid_layer
 
@@ -124,16 +125,18 @@ HOLES = [
          "RLIMIT_AS of each process: with max_processes 64 a submission can hold up to 64 x memory_mb.",
          applies=lambda: not _cgroups_available()),
     Hole("network", ("must_not",), ("uid", "rlimits"),
-         "Outside Linux on x86_64/aarch64 the child cannot install its seccomp filter (sockets other "
-         "than AF_UNIX refused), so the uid and rlimits layers have no network isolation there.",
+         "Outside Linux on x86_64/aarch64 the child cannot install its seccomp filter (every socket "
+         "refused), so the uid and rlimits layers have no network isolation there.",
          applies=lambda: not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64"))),
     Hole("tmp_persistence", ("must_not",), ("rlimits",),
-         "The rlimits layer (a student's own laptop) leaves what the notebook wrote to /tmp; the uid "
-         "layer removes the sandbox user's files from /tmp, /var/tmp and /dev/shm after each session."),
+         "Without Landlock the rlimits layer (a student's own laptop) leaves what the notebook wrote to "
+         "/tmp (with Landlock it may write only its working copy); the uid layer removes the sandbox "
+         "user's files from /tmp, /var/tmp and /dev/shm after each session.",
+         applies=lambda: not landlock_abi()),
     Hole("filesystem_solution_search", ("scores", "must_not"), ("rlimits",),
-         "The rlimits layer (a student's own laptop) hides nothing: the notebook can read any file the "
-         "user can. The uid layer makes the grader, references, rubric, samples, .git, outputs and the "
-         "folders being graded unreadable to the sandbox user."),
+         "Without Landlock the rlimits layer (a student's own laptop) hides nothing: the notebook can "
+         "read any file the user can. With Landlock it reads only Python, numpy and its working copy.",
+         applies=lambda: not landlock_abi()),
 ]
 
 

@@ -23,6 +23,7 @@ from grader.engine import GradeOptions, grade
 from grader.notebook import CodeCell
 from grader.rubric import load_rubric
 from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session
+from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.layers import common
 from grader.sandbox.layers import uid as uid_layer
 from grader.sandbox.runtime import MirrorError, mirror_runtime
@@ -93,6 +94,9 @@ def test_a_notebook_using_numpy_submodules_earns_full_marks(tmp_path: Path, laye
         pytest.skip(f"layer {layer} unavailable here: {isolation._unavailable_reason(layer)}")
     document = _grade(_reference_with_first_cell(tmp_path, NUMPY_IN_USE), tmp_path, layer)
     assert document["extra_data"]["isolation"] == layer
+    confinement = document["extra_data"]["confinement"]
+    assert confinement["landlock"].startswith("ABI ") == bool(landlock_abi())
+    assert confinement["seccomp"] is (os.uname().machine in ("x86_64", "aarch64"))
     lost = [(t["name"], t.get("output", "")[:300]) for t in document["tests"] if t["score"] < t["max_score"]]
     assert not lost, lost
 
@@ -236,3 +240,17 @@ def test_a_function_left_in_a_raw_cell_is_named_in_the_feedback(tmp_path: Path) 
     step = next(t for t in document["tests"] if t["extra_data"]["item"] == "p1_step")
     assert step["score"] == 0
     assert f"it is defined in raw cell {position + 1}, which is not run: make it a Code cell" in step["output"]
+
+
+def test_a_helper_left_in_a_raw_cell_is_named_where_it_is_called() -> None:
+    """`forward` is defined and calls `helper`, which sits in a raw cell: its NameError says so."""
+    from grader.sandbox.session import start_session
+
+    cells = [CodeCell(2, "def forward(x):\n    return helper(x) + 1\n")]
+    pending = start_session(SessionLimits(), submission_dir=None, isolation=LAYERS[0])
+    report = pending.run(cells, [Call("f", "forward", (1,))], defined_elsewhere={
+        "helper": "it is defined in raw cell 1, which is not run: make it a Code cell."})
+    message = report.calls["f"].message
+    assert "NameError: name 'helper' is not defined" in message
+    assert message.rstrip().endswith("`helper` is not defined: it is defined in raw cell 1, which is not run: "
+                                     "make it a Code cell.")

@@ -740,11 +740,11 @@ def main():
     os.close(null)
     sys.argv = [""]
     try:
-        _block_network()
+        filtered = _block_network()
     except Exception:
-        pass  # no ctypes or no seccomp here: the layers' own network isolation stands alone
+        filtered = False  # no ctypes or no seccomp here: the layers' own isolation stands alone
     harness = _Harness(request, proto, numpy)
-    harness.send({"t": "ready", "landlock": confinement})
+    harness.send({"t": "ready", "landlock": confinement, "seccomp": bool(filtered)})
     _READY[0] = True
     harness.run_cells()
     harness.run_calls()

@@ -36,6 +36,7 @@ STARTUP_SECONDS = 30.0
 # is bounded by these, whatever the notebook does (see docs/security.md).
 SESSION_TEXT_BUDGET = 8 * 2**20   # cell and call messages and outputs, all together
 _MAX_ABSENT = 20
+_NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
 _PACKAGE_NAME = re.compile(r"[A-Za-z_]\w{0,63}(\.[A-Za-z_]\w{0,63}){0,5}", re.ASCII)
 
 
@@ -66,6 +67,7 @@ class Runner:
         self.calls_spent = 0.0  # by the calls: a budget of the same size, of their own
         self.restarts = 0
         self.landlock = "not used"
+        self.seccomp = False  # whether the child installed its seccomp filter (it says so when ready)
         self.kept_bytes = 0  # of the child's text kept so far (SESSION_TEXT_BUDGET)
         self.original = {cell.index: cell.source for cell in cells}
         self.skipped_lines: dict[int, list[str]] = {}
@@ -90,10 +92,14 @@ class Runner:
         facts = [CellFacts(i, self.original[i], r.status, r.message)
                  for i in self.order if (r := self.reports.get(i)) is not None]
         missing = {p.call.function for p in self.calls if self.results[p.call.id].status == "missing"}
+        # A graded function that fails because a helper it calls is not defined (left in a raw
+        # cell, or its cell failed): the same explanation, for the helper.
+        undefined = {name for p in self.calls if self.results[p.call.id].status == "error"
+                     for name in _NAME_ERROR.findall(self.results[p.call.id].message[-500:])}
         reasons: dict[str, str | None] = {}
-        if missing:
+        if missing or undefined:
             index = bound_names(facts)  # once per session, whatever the number of calls
-            for function in missing:
+            for function in missing | undefined:
                 try:
                     reasons[function] = explain_missing(function, facts, defined_elsewhere, index)
                 except Exception:  # a better message is not worth a failed grading
@@ -101,8 +107,14 @@ class Runner:
         results = {}
         for prepared in self.calls:
             result = self.results[prepared.call.id]
-            why = reasons.get(prepared.call.function) if result.status == "missing" else None
-            results[prepared.call.id] = dataclasses.replace(result, message=why) if why else result
+            if result.status == "missing" and reasons.get(prepared.call.function):
+                result = dataclasses.replace(result, message=reasons[prepared.call.function] or "")
+            elif result.status == "error":
+                names = _NAME_ERROR.findall(result.message[-500:])
+                why = reasons.get(names[-1]) if names else None
+                if why:
+                    result = dataclasses.replace(result, message=f"{result.message.rstrip()}\n{why}")
+            results[prepared.call.id] = result
         return results
 
     def student_notes(self) -> tuple[str, ...]:
@@ -206,6 +218,7 @@ class Runner:
                                    + (reader.raw_tail() or f"{reader.end_status()}"))
             # Sent before any student code ran: the child's own word on its confinement.
             self.landlock = _landlock_summary(ready.get("landlock"))
+            self.seccomp = ready.get("seccomp") is True
             self._read_items(reader, items, budget)
         finally:
             child.stop()

@@ -93,12 +93,16 @@ class PendingSession:
             runner.run(self.sandbox, first)
             if runner.landlock.startswith("unavailable"):
                 runner.notices.append(f"Landlock was not applied: {runner.landlock}.")
+            if not runner.seccomp:
+                runner.notices.append("The child's seccomp filter was not installed (not Linux x86_64/aarch64, "
+                                      "or the kernel refused it): no socket, keyring or ptrace rule applied.")
             notices = tuple(dict.fromkeys([*self.sandbox.notices, *runner.notices]))
         finally:
             self.close()
         return SessionReport(self.layer, runner.cell_reports(),
                              runner.call_results(defined_elsewhere or {}), notices,
-                             time.monotonic() - self.started, runner.student_notes(), runner.landlock)
+                             time.monotonic() - self.started, runner.student_notes(), runner.landlock,
+                             runner.seccomp)
 
     def close(self) -> None:
         """Stop a child that was started but not used, and remove the sandbox's files."""
