@@ -100,6 +100,10 @@ else, and no network. Work in this folder, then run, from this folder:
     python check.py
 
 or name the folder holding your files (or a zip of it): `python check.py path/to/my_submission`.
+Your notebook runs, here and on Gradescope, with numpy and the Python standard library only.
+Other imports (matplotlib, torch, google.colab, tqdm) are allowed and cost nothing: plots and
+progress bars do nothing there (they are not graded), and code that needs another package fails
+only where it runs. Shell lines (`!pip install ...`) are skipped.
 The check runs your notebook in a separate Python process on the same public inputs that
 Gradescope uses. For each public item it prints the points earned, PASS or FAIL and the
 feedback: what differs from the expected output, and a hint (a traceback or what your code
