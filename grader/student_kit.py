@@ -322,7 +322,7 @@ def _answer_format(check: str, params: Mapping[str, Any], reference: Any) -> dic
     if check == "expressions":
         fields = params["fields"] or {key: {"compare": "exact"} for key in reference}
         return {"kind": "expressions", "fields": {key: spec.get("compare", "exact") for key, spec in fields.items()},
-                "variables": sorted(DEFAULT_VARIABLES)}
+                "variables": sorted(params.get("variables") or DEFAULT_VARIABLES)}
     return {"kind": "any"}  # a check the self-checks know no format for: the key must be there
 
 

@@ -168,7 +168,10 @@ def _expressions(key: str, value: Any, spec: Mapping[str, Any]) -> list[AnswerFo
             statuses.append(AnswerFormat(dotted, PROBLEM, f"the key {field} is missing; {_KEEP_KEYS}",
                                          missing=True))
             continue
-        problem = _expression_problem(value[field], _MODES.get(compare, "expression"), spec["variables"])
+        if compare == "number":  # a number or an expression of numbers (ln(4)): read on Gradescope
+            problem = UNANSWERED if value[field] in (None, "", "...") else None
+        else:
+            problem = _expression_problem(value[field], _MODES.get(compare, "expression"), spec["variables"])
         if problem == UNANSWERED:
             statuses.append(AnswerFormat(dotted, UNANSWERED))
         else:
