@@ -11,7 +11,9 @@ through it:
   the grader's (grader/checks/registry.py); they shadow a grader check of the same name for
   this assignment only;
 - weights tasks (`plugin.weights_task(...)`): the data and forward pass a weights file is
-  scored with by the generic `weights_accuracy` check, named by its `task:` parameter.
+  scored with by the generic `weights_accuracy` check, named by its `task:` parameter;
+- the templates handed to students (`plugin.notebook_template`, `plugin.written_template`:
+  functions returning the text), which the student kit ships.
 
 docs/authoring.md has a worked example. Nothing here imports an assignment.
 """
@@ -42,6 +44,10 @@ class AssignmentPlugin:
         self.assignment = assignment
         self.generators: dict[str, InputGenerator] = {}
         self.tasks: dict[str, WeightsTask] = {}
+        # What students are handed (the student kit): the notebook template's text and the
+        # written answers' template (a YAML text with every key, commented).
+        self.notebook_template: Callable[[], str] | None = None
+        self.written_template: Callable[[], str] | None = None
         _PLUGINS[assignment] = self
 
     def inputs(self, name: str) -> Callable[[InputGenerator], InputGenerator]:

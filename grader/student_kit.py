@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
-import importlib
 import json
 import math
 import re
@@ -37,47 +36,10 @@ from grader.rubric import Item, Rubric, load_rubric
 from grader.sandbox import wire
 from grader.seeds import PUBLIC_SALT, derive_seed
 
-__all__ = ["WRITTEN_TEMPLATE", "build_student_kit", "public_checks", "written_formats"]
+__all__ = ["build_student_kit", "public_checks", "written_formats"]
 
 WITHHELD = "withheld: this input is the grader's answer to a hidden item"
 
-WRITTEN_TEMPLATE = """\
-# Homework 1: machine-graded answers to the written problems.
-# Fill in every value below and keep every key exactly as written: the autograder reads this
-# file by key. Numbers are integers, decimals or fractions (0.25 or 1/4); lists are written
-# [a, b, c]. Expressions are strings in quotes: write products as 5*a*b or 5 a b and
-# powers as a^2 or a**2 (they are compared by meaning; nothing you type is ever run as code).
-# Submit this file as hw1_written.yaml next to hw1_code.ipynb and hw1_weights.npz.
-
-q1_1:                 # problem 1.1 with k = 2: output 1 iff x1 is the 2nd largest of x1..x4
-  W1: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]   # 3 x 4: one row per hidden unit
-  b1: [0, 0, 0]       # 3 numbers
-  w2: [0, 0, 0]       # 3 numbers
-  b2: 0               # one number
-  phi1: ""            # hidden activation: hard_threshold or indicator
-  phi2: ""            # output activation: hard_threshold or indicator
-
-# problem 1.2: the computation graph as a list of edges [from, to], one per line:
-#   - [from, to]
-# nodes: x t a1 c1 a2 c2 g y y' S J   (y' may also be written y_prime);
-# edges from weight nodes (W1, b1, ...) are allowed and ignored.
-q1_2_graph: []
-
-q1_3_hessian: [[0, 0, 0], [0, 0, 0], [0, 0, 0]]   # problem 1.3: the 3 x 3 Hessian at the given v
-
-q1_3_cost:            # problem 1.3: cost of forming the Hessian, in big-O of n, e.g. "O(n^3)"
-  multiplications: ""
-  memory: ""
-
-q1_3_1_z: [0, 0, 0]   # problem 1.3.1: the vector z = H y (3 numbers)
-
-q1_3_1_cost:          # problem 1.3.1: exact counts in n and m (not big-O), e.g. "4*n + m"
-  reverse_multiplications: ""
-  reverse_memory: ""
-  forward_multiplications: ""
-  forward_memory: ""
-  forward_better_when: ""   # a comparison of n and m, e.g. "n > 2*m"
-"""
 
 README_TEMPLATE = """\
 # {title}: student kit
@@ -169,20 +131,24 @@ def build_student_kit(out_dir: Path, rubric_path: Path) -> list[Path]:
     package = f"{rubric.assignment}check"
     if not package.isidentifier():
         raise GraderError(f"assignment {rubric.assignment!r} does not make a package name")
-    build = importlib.import_module(rubric.code_reference.rpartition(".")[0] + ".build")
+    plugin = rubric.plugin
+    if plugin is None or plugin.notebook_template is None or plugin.written_template is None:
+        raise GraderError(f"student kit: the rubric's plugin must give the templates handed to students "
+                          f"(plugin.notebook_template and plugin.written_template; see "
+                          f"reference_solutions/hw1/plugin.py): {rubric.path}")
     public = [item for item in rubric.items if item.visibility == "visible"]
     kit_data = _kit_data(rubric)
-    weights = rubric.files.get("weights", "hw1_weights.npz")
+    weights = rubric.files.get("weights", "")
     weights_note = (WEIGHTS_NOTE.format(weights=weights, test_size=KIT_TEST_SIZE,
                                         forward=kit_data["weights"][0]["function"])
                     if kit_data["weights"] else "")
     texts = {
-        rubric.files.get("notebook", "hw1_code.ipynb"): build.notebook_text(strip_solutions=True),
-        rubric.files.get("written", "hw1_written.yaml"): WRITTEN_TEMPLATE,
+        rubric.files["notebook"]: plugin.notebook_template(),
+        rubric.files["written"]: plugin.written_template(),
         PUBLIC_CHECKS: json.dumps(public_checks(rubric), indent=1, allow_nan=False) + "\n",
         "README.md": README_TEMPLATE.format(
-            title=rubric.title, notebook=rubric.files.get("notebook", "hw1_code.ipynb"),
-            written=rubric.files.get("written", "hw1_written.yaml"), weights=weights,
+            title=rubric.title, notebook=rubric.files["notebook"],
+            written=rubric.files["written"], weights=weights,
             package=package, public_points=sum(item.points for item in public),
             autograded_points=rubric.autograded_points, weights_note=weights_note,
         ),
@@ -294,7 +260,8 @@ def written_formats(rubric: Rubric) -> list[dict[str, Any]]:
     from grader.kit.written_format import lookup
 
     references = rubric.load_written_reference()
-    template = yaml.safe_load(WRITTEN_TEMPLATE)
+    written_template = rubric.plugin.written_template if rubric.plugin else None
+    template = yaml.safe_load(written_template()) if written_template else {}
     formats = []
     for item in rubric.items_of("written"):
         if not item.answer:

@@ -8,6 +8,7 @@ rubric loads. Everything here is particular to Homework 1; the grader's generic 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -351,3 +352,18 @@ def hidden_test_set(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 plugin.weights_task(WeightsTask("second_largest", inputs=4, classes=4, test_set=hidden_test_set,
                                 forward=hw1_code.mlp_forward, student_forward="mlp_forward"))
+
+
+# ---------------------------------------------------------------- what students are handed
+def _notebook_template() -> str:
+    from reference_solutions.hw1 import build
+
+    return build.notebook_text(strip_solutions=True)
+
+
+def _written_template() -> str:
+    return (Path(__file__).with_name("hw1_written_template.yaml")).read_text(encoding="utf-8")
+
+
+plugin.notebook_template = _notebook_template
+plugin.written_template = _written_template
