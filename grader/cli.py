@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.errors import GraderError
-from grader.paths import DEFAULT_RUBRIC, DEFAULT_SAMPLES
+from grader.paths import choose_rubric, samples_of
 from grader.sandbox.layers import LAYERS
 
 if TYPE_CHECKING:
@@ -84,8 +84,10 @@ def _positive_int(text: str) -> int:
 
 
 def _add_rubric(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
-                        help="rubric YAML file (default: %(default)s)")
+    parser.add_argument("--rubric", type=Path, default=None,
+                        help="rubric YAML file (default: the --assignment's, else the only one in rubrics/)")
+    parser.add_argument("--assignment", default=None, metavar="NAME",
+                        help="the assignment whose rubric (rubrics/NAME.yaml) and samples to use")
 
 
 LAYER_CHOICES = list(LAYERS)
@@ -115,7 +117,8 @@ def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `grader` command."""
-    parser = argparse.ArgumentParser(prog="grader", description="Autograder for Homework 1.")
+    parser = argparse.ArgumentParser(prog="grader", description="An autograder for a course's assignments: "
+                                     "notebooks, written answers and weight files against computed references.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                      EPILOG_GRADE)
     grade.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="a submission folder or zip, a folder of them, or a Gradescope export "
-                            f"(default: {DEFAULT_SAMPLES})")
+                            "(default: the assignment's sample_submissions/<assignment>/)")
     _add_common(grade)
     grade.add_argument("--out", type=Path, default=Path("out"),
                        help="output folder (default: %(default)s)")
@@ -173,8 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate = _command(commands, "validate", "prove the rubric's references and point totals",
                         EPILOG_VALIDATE)
     validate.add_argument("rubric_file", nargs="?", type=Path, default=None, metavar="RUBRIC",
-                          help=f"rubric YAML file, or give it with --rubric (default: {DEFAULT_RUBRIC})")
+                          help="rubric YAML file, or give it with --rubric (default: the --assignment's, "
+                               "else the only one in rubrics/)")
     validate.add_argument("--rubric", type=Path, default=None, help="the same as RUBRIC")
+    validate.add_argument("--assignment", default=None, metavar="NAME",
+                          help="the assignment whose rubric (rubrics/NAME.yaml) to validate")
     validate.add_argument("--samples", type=Path, default=None, metavar="DIR",
                           help="folder with the sample submissions reference/ and template/ "
                                "(default: sample_submissions/<assignment> of this checkout)")
@@ -203,7 +209,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
-    paths = args.paths or [DEFAULT_SAMPLES]
+    paths = args.paths or [samples_of(rubric.assignment)]
     out_dir: Path = args.out
     _check_out_folder(out_dir)
     decide(args.isolation, args.min_isolation)  # refuse before unpacking anything; run_batch says why again
@@ -293,7 +299,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise GraderError(f"two rubrics given ({args.rubric_file} and --rubric {args.rubric}); give one")
     if args.samples is not None and not args.samples.is_dir():
         raise GraderError(f"--samples {args.samples}: no such folder")
-    rubric_path = args.rubric or args.rubric_file or DEFAULT_RUBRIC
+    rubric_path = choose_rubric(args.rubric or args.rubric_file, args.assignment)
     report = validate_rubric(rubric_path, isolation=args.isolation, samples=args.samples,
                              min_isolation=args.min_isolation)
     for line in report.lines:
@@ -355,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "assignment") and args.handler is not cmd_validate:
+            args.rubric = choose_rubric(args.rubric, args.assignment)
         code = int(args.handler(args))
         sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is then caught below
         return code

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from grader.outcome import Outcome
-from grader.paths import DEFAULT_RUBRIC
+from grader.paths import choose_rubric
 from grader.results import ItemResult, results_document, write_json_atomic
 from grader.rubric import Item, Rubric, load_rubric
 
@@ -34,8 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "grade a submission against a rubric")
     group.addoption("--grade-submission", type=Path, default=None, metavar="PATH",
                     help="grade this submission folder or zip; rubric items become tests")
-    group.addoption("--grade-rubric", type=Path, default=DEFAULT_RUBRIC, metavar="FILE",
-                    help="rubric file (default: %(default)s)")
+    group.addoption("--grade-rubric", type=Path, default=None, metavar="FILE",
+                    help="rubric file (default: the only one in the checkout's rubrics/)")
     group.addoption("--grade-results", type=Path, default=Path("results.json"), metavar="FILE",
                     help="where to write results.json (default: %(default)s)")
     group.addoption("--grade-visible-only", action="store_true", help="only visible items (self-check)")
@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--grade-submission", None) is None:
         return
     reporter = GradingReporter(
-        load_rubric(config.getoption("--grade-rubric")), config.getoption("--grade-submission"),
+        load_rubric(choose_rubric(config.getoption("--grade-rubric"))), config.getoption("--grade-submission"),
         config.getoption("--grade-results"), config.getoption("--grade-visible-only"),
     )
     config.pluginmanager.register(reporter, _PLUGIN_NAME)

@@ -73,10 +73,10 @@ def run_gradescope(root: Path = Path("/autograder"), rubric_path: Path | None = 
 
 
 def _load_rubric(rubric_path: Path | None) -> Rubric:
-    from grader.paths import DEFAULT_RUBRIC
+    from grader.paths import choose_rubric
     from grader.rubric import load_rubric
 
-    return load_rubric(rubric_path or DEFAULT_RUBRIC)
+    return load_rubric(choose_rubric(rubric_path))
 
 
 def _grade_container(root: Path, rubric: Rubric) -> dict[str, Any]:

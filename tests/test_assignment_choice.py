@@ -1,0 +1,51 @@
+"""Every command names its assignment (--assignment, or the rubric path); with several rubrics
+and no choice, a clear error lists them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import paths
+from grader.cli import main
+from grader.errors import GraderError
+
+
+@pytest.fixture
+def two_rubrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "rubrics"
+    folder.mkdir()
+    for name in ("hw1", "hw2"):
+        (folder / f"{name}.yaml").write_text("assignment: x\n", encoding="utf-8")
+    monkeypatch.setattr(paths, "RUBRICS", folder)
+    return folder
+
+
+def test_one_rubric_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "rubrics"
+    folder.mkdir()
+    (folder / "only.yaml").write_text("assignment: only\n", encoding="utf-8")
+    monkeypatch.setattr(paths, "RUBRICS", folder)
+    assert paths.choose_rubric() == folder / "only.yaml"
+
+
+def test_several_rubrics_and_no_choice_is_an_error_listing_them(two_rubrics: Path) -> None:
+    with pytest.raises(GraderError, match=r"several assignments here \(hw1, hw2\).*--assignment NAME"):
+        paths.choose_rubric()
+    assert paths.choose_rubric(assignment="hw2") == two_rubrics / "hw2.yaml"
+    assert paths.choose_rubric(Path("elsewhere.yaml")) == Path("elsewhere.yaml")
+
+
+def test_an_unknown_assignment_names_the_known_ones(two_rubrics: Path) -> None:
+    with pytest.raises(GraderError, match=r"no rubric for assignment 'hw9'.*hw1, hw2"):
+        paths.choose_rubric(assignment="hw9")
+
+
+def test_the_command_line_says_so_with_exit_2(two_rubrics: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checks"]) == 2
+    assert "several assignments here (hw1, hw2)" in capsys.readouterr().err
+
+
+def test_the_samples_follow_the_assignment() -> None:
+    assert paths.samples_of("hw1") == paths.SAMPLES / "hw1"
