@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -13,11 +14,13 @@ import pytest
 from conftest import RUBRIC, SAMPLES
 
 import grader.distributed
-from grader.batch import discover, run_batch
+from grader.batch import BatchRow, SubmissionSource, _failed_row, discover, run_batch
+from grader.distributed import SubmissionBytes, pack_submission, unpack_submission
 from grader.engine import GradeOptions
 from grader.errors import GraderError
 from grader.paths import secret_paths
 from grader.rubric import Rubric
+from grader.seeds import submission_fingerprint
 
 NAMES = ["answer_key", "template"]
 
@@ -60,17 +63,99 @@ def test_worker_job_keeps_the_senders_options_and_adds_its_own_secrets(
     monkeypatch: pytest.MonkeyPatch,
     rubric: Rubric,
 ) -> None:
-    """The job's isolation, salt and secret paths travel; the worker adds its local grader paths."""
-    seen: list[GradeOptions] = []
-    monkeypatch.setattr(
-        grader.distributed, "grade_one", lambda source, rub, out, options: seen.append(options)
-    )
+    """The job's isolation, salt and secret paths travel; the worker adds its local grader paths
+    and its own copy of the submission, which it grades from a temporary folder of its own."""
+    seen: list[tuple[SubmissionSource, Path, GradeOptions]] = []
+
+    def fake_grade_one(source: SubmissionSource, rub: Rubric, out: Path, options: GradeOptions) -> BatchRow:
+        seen.append((source, out, options))
+        assert (source.path / "hw1_written.yaml").read_bytes() == (
+            SAMPLES / "answer_key" / "hw1_written.yaml"
+        ).read_bytes()
+        return _failed_row(source, rub, "not graded in this test")
+
+    monkeypatch.setattr(grader.distributed, "grade_one", fake_grade_one)
     sent = GradeOptions(isolation="rlimits", salt="s3cret", secret_paths=(tmp_path / "elsewhere",))
-    grader.distributed.grade_on_worker(None, rubric, tmp_path, sent)  # type: ignore[arg-type]
-    (options,) = seen
+    job = pack_submission(SubmissionSource("answer_key", SAMPLES / "answer_key", fingerprint="sha256:x"))
+    graded = grader.distributed.grade_on_worker(job, rubric, sent)
+    ((source, out, options),) = seen
     assert options.isolation == "rlimits" and options.salt == "s3cret"
     assert options.secret_paths[0] == tmp_path / "elsewhere"
-    assert set(secret_paths(rubric.path, tmp_path)) <= set(options.secret_paths)
+    assert set(secret_paths(rubric.path, out)) <= set(options.secret_paths)
+    assert any(folder in source.path.parents for folder in options.secret_paths)
+    assert source.fingerprint == "sha256:x" and source.name == "answer_key"
+    assert SAMPLES not in source.path.parents and not source.path.exists()  # its own copy, removed
+    assert graded.document is None and graded.failure == "not graded in this test"
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every entry below root: kind and bytes (a link: its target)."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            found[name] = ("link", os.fsencode(os.readlink(path)))
+        elif path.is_dir():
+            found[name] = ("folder", b"")
+        elif path.is_file():
+            found[name] = ("file", path.read_bytes())
+        else:
+            found[name] = ("special", b"")
+    return found
+
+
+def test_submission_bytes_rebuild_the_same_tree(tmp_path: Path) -> None:
+    """Files, nested and empty folders, links (not followed) and FIFOs arrive as they were sent:
+    the same tree, so the same hidden inputs (which hash the tree) and the same grade."""
+    folder = tmp_path / "sent" / "alice"
+    (folder / "nested" / "deeper").mkdir(parents=True)
+    (folder / "empty").mkdir()
+    (folder / "hw1_written.yaml").write_bytes(b"q1_1: 3\n")
+    (folder / "nested" / "deeper" / "data.bin").write_bytes(bytes(range(256)) * 10)
+    (folder / "nested" / "caf\u00e9 (1).txt").write_text("x", encoding="utf-8")
+    (folder / "to_secret").symlink_to("/etc/hostname")
+    (folder / "to_folder").symlink_to("nested")
+    os.mkfifo(folder / "pipe")
+    job = pack_submission(SubmissionSource("alice", folder))
+    assert not any(str(tmp_path).encode() in data for _, _, data in job.entries)
+    (tmp_path / "got").mkdir()
+    rebuilt = unpack_submission(job, tmp_path / "got")
+    assert rebuilt.name == "alice" and _tree(rebuilt) == _tree(folder)
+    assert submission_fingerprint([rebuilt / "hw1_written.yaml"]) == submission_fingerprint(
+        [folder / "hw1_written.yaml"]
+    )
+
+    archive = tmp_path / "sent" / "bob.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))
+    (tmp_path / "got2").mkdir()
+    rebuilt_zip = unpack_submission(pack_submission(SubmissionSource("bob", archive)), tmp_path / "got2")
+    assert rebuilt_zip.name == "bob.zip" and rebuilt_zip.read_bytes() == archive.read_bytes()
+
+
+@pytest.mark.parametrize("name", [b"../escape", b"/etc/passwd", b"a/../../b", b"a/./b", b"a//b"])
+def test_unpacking_refuses_names_that_leave_the_submission(tmp_path: Path, name: bytes) -> None:
+    job = SubmissionBytes("x", "x", ((name, "file", b"data"),))
+    with pytest.raises(ValueError, match="refused entry name"):
+        unpack_submission(job, tmp_path)
+    assert not (tmp_path.parent / "escape").exists()
+
+
+def test_unpacking_never_writes_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "in").mkdir()
+    job = SubmissionBytes("x", "x", ((b"link", "link", os.fsencode(tmp_path / "outside")),
+                                     (b"link/planted", "file", b"data")))
+    with pytest.raises(ValueError, match="below a link"):
+        unpack_submission(job, tmp_path / "in")
+    assert not (tmp_path / "outside" / "planted").exists()
+
+
+def test_too_large_a_submission_is_not_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "weights.npz").write_bytes(bytes(2048))
+    monkeypatch.setattr(grader.distributed, "MAX_SENT_BYTES", 1024)
+    with pytest.raises(grader.distributed.TooLargeToSend, match="grade it without --dask"):
+        pack_submission(SubmissionSource("big", tmp_path / "big"))
 
 
 def test_grade_cli_dask_without_dask_installed(
