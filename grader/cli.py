@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="regrade submissions that already have results")
     grade.add_argument("--dask", metavar="ADDRESS", default=None,
                        help="grade on the Dask scheduler at ADDRESS (e.g. tcp://host:8786) "
-                            "instead of local threads; workers must see the same files")
+                            "instead of local threads; each submission's files are sent to the "
+                            "workers, which need only the grader installed (no shared disk)")
     grade.add_argument("--export", action="store_true",
                        help="read every PATH as a Gradescope export (default: only a PATH named like "
                             "the download, assignment_<id>_export.zip or its folder, holding "

@@ -25,7 +25,6 @@ from grader.rubric import load_rubric
 from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session
 from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.layers import common
-from grader.sandbox.layers import uid as uid_layer
 from grader.sandbox.runtime import MirrorError, mirror_runtime
 from grader.submission import open_submission
 
@@ -114,6 +113,9 @@ print(json.dumps(out))
 """
 
 
+NORMAL_UID = 2_999_999_001  # unnamed, unused by anything else
+
+
 def test_layers_of_a_normal_user(tmp_path: Path) -> None:
     """Run as `nobody` with a readable copy of the runtime and of the grader's sandbox code."""
     if os.geteuid() != 0:
@@ -123,7 +125,9 @@ def test_layers_of_a_normal_user(tmp_path: Path) -> None:
         runtime = mirror_runtime(common.packages(()))
     except MirrorError as exc:
         pytest.skip(f"no readable runtime for a normal user here: {exc}")
-    uid, gid = uid_layer.sandbox_ids()
+    # A uid of its own: the uid layer's cleanup kills every process of the sandbox user (nobody),
+    # which another grader on this machine may be running meanwhile.
+    uid = gid = NORMAL_UID
     home = Path(tempfile.mkdtemp(prefix="grader-normal-user-"))
     try:
         home.chmod(0o755)
