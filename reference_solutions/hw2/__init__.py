@@ -1,0 +1,1 @@
+"""Homework 2 references: the notebook solution, computed written answers and their proofs, its plugin."""
