@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.errors import GraderError
-from grader.paths import choose_rubric, samples_of
+from grader.paths import bundled_assignments, choose_rubric, samples_of
 from grader.sandbox.layers import LAYERS
 
 if TYPE_CHECKING:
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                      EPILOG_GRADE)
     grade.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="a submission folder or zip, a folder of them, or a Gradescope export "
-                            "(default: the assignment's sample_submissions/<assignment>/)")
+                            "(default: the assignment's sample_submissions/<assignment>/; with no "
+                            "assignment named, every assignment's, into OUT/<assignment>/)")
     _add_common(grade)
     grade.add_argument("--out", type=Path, default=Path("out"),
                        help="output folder (default: %(default)s)")
@@ -201,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade submissions; write results.json each, gradebook and summary; print a table."""
+    if args.rubric is None:
+        # No submissions and no assignment named: the bundled samples of every assignment,
+        # each with its own rubric, into OUT/<assignment>/.
+        codes = []
+        for assignment in bundled_assignments():
+            print(f"== {assignment} ==", flush=True)
+            codes.append(cmd_grade(argparse.Namespace(**{
+                **vars(args), "rubric": choose_rubric(assignment=assignment), "out": args.out / assignment})))
+        return max(codes, default=0)
     from grader.batch import discover, iter_expected, run_batch
     from grader.engine import GradeOptions
     from grader.expected import mismatches
@@ -362,7 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if hasattr(args, "assignment") and args.handler is not cmd_validate:
+        every_sample = args.handler is cmd_grade and not args.paths and args.rubric is None \
+            and args.assignment is None and len(bundled_assignments()) > 1
+        if hasattr(args, "assignment") and args.handler is not cmd_validate and not every_sample:
             args.rubric = choose_rubric(args.rubric, args.assignment)
         code = int(args.handler(args))
         sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is then caught below

@@ -32,7 +32,7 @@ def load_weights(path: Path) -> dict[str, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise StudentFileError(
             f"{name} is not an .npz file (an .npz is a zip archive). Save it with "
-            "np.savez(\"hw1_weights.npz\", W1=W1, b1=b1, W2=W2, b2=b2).")
+            f"np.savez(\"{name}\", W1=W1, b1=b1, W2=W2, b2=b2).")
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:
@@ -69,7 +69,8 @@ def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
         from safetensors.numpy import load_file
     except ImportError:
         raise StudentFileError(
-            f"{path.name}: .safetensors files are not supported on this grader; submit hw1_weights.npz."
+            f"{path.name}: .safetensors files are not supported on this grader; submit an .npz "
+            "(np.savez) instead."
         ) from None
     try:
         return dict(load_file(str(path)))

@@ -14,6 +14,7 @@ SAMPLES = ROOT / "sample_submissions" / "hw1"
 
 def _run_example(pytester: pytest.Pytester, sample: str, results: Path) -> pytest.RunResult:
     return pytester.runpytest_subprocess(f"--grade-submission={SAMPLES / sample}", f"--grade-results={results}",
+                                         f"--grade-rubric={ROOT / 'rubrics' / 'hw1.yaml'}",
                                          "-p", "no:cacheprovider", str(EXAMPLE))
 
 

@@ -1,6 +1,6 @@
 """Custom checks an instructor adds to the rubric's items, run by the grader's pytest plugin.
 
-    pytest --grade-submission sample_submissions/hw1/reference \
+    pytest --grade-submission sample_submissions/hw1/reference --grade-rubric rubrics/hw1.yaml \
            --grade-results results.json docs/examples/instructor_checks.py
 
 Every test marked `points` becomes one more item of results.json: full points if it passes, 0

@@ -128,7 +128,10 @@ def build_autograder(out: Path, rubric_path: Path) -> Path:
 
     rubric = load_rubric(rubric_path)
     root = _project_root()
-    sources = {"grader": GRADER_PACKAGE, "reference_solutions": REFERENCE_PACKAGE}
+    # The grader, and of reference_solutions only this assignment's package: another
+    # assignment's solutions have no business in this one's container.
+    package = rubric.code_reference.split(".")[1]
+    sources = {"grader": GRADER_PACKAGE, f"reference_solutions/{package}": REFERENCE_PACKAGE / package}
     readme = root / "README.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = out.with_name(f".{out.name}.tmp")
@@ -140,13 +143,11 @@ def build_autograder(out: Path, rubric_path: Path) -> Path:
         _add(archive, "pyproject.toml", (root / "pyproject.toml").read_bytes())
         # pyproject names README.md as the long description: pip refuses to build without it.
         _add(archive, "README.md", readme.read_bytes() if readme.is_file() else
-             b"# grader\n\nThe Homework 1 autograder, packaged for Gradescope.\n")
+             b"# grader\n\nAn autograder, packaged for Gradescope.\n")
         for prefix, folder in sources.items():
             for path in _tree(folder):
                 _add(archive, f"{prefix}/{path.relative_to(folder).as_posix()}", path.read_bytes())
-        rubrics = {path.name: path for path in sorted((root / "rubrics").glob("*.yaml"))}
-        rubrics[rubric.path.name] = rubric.path  # the chosen rubric wins over a namesake
-        for name, path in sorted(rubrics.items()):
-            _add(archive, f"rubrics/{name}", path.read_bytes())
+        _add(archive, "reference_solutions/__init__.py", (REFERENCE_PACKAGE / "__init__.py").read_bytes())
+        _add(archive, f"rubrics/{rubric.path.name}", rubric.path.read_bytes())  # this assignment's only
     temp.replace(out)
     return out
