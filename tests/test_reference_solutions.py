@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
+from grader import master_notebook
 from reference_solutions.hw1 import build, hw1_code, written
 
 # The answer key's wrong answers, transcribed from hw1_written_with_answer_key.md.
@@ -215,15 +216,15 @@ def test_percent_to_notebook_cells_and_markers() -> None:
         '    """Doc."""\n'
         "    # BEGIN SOLUTION\n    y = x + 1\n    return y\n    # END SOLUTION\n"
     )
-    kept = build.percent_to_notebook(source, strip_solutions=False)
-    stripped = build.percent_to_notebook(source, strip_solutions=True)
+    kept = master_notebook.percent_to_notebook(source, strip_solutions=False)
+    stripped = master_notebook.percent_to_notebook(source, strip_solutions=True)
     assert [c.cell_type for c in kept.cells] == ["markdown", "code"]
     assert kept.cells[0].source == "# Title\n\nSome *text*."
     assert kept.cells[1].source == 'def f(x):\n    """Doc."""\n    y = x + 1\n    return y'
     assert stripped.cells[1].source == 'def f(x):\n    """Doc."""\n    raise NotImplementedError'
     for broken in ("# BEGIN SOLUTION\n", "# END SOLUTION\n", "# BEGIN SOLUTION\n" * 2):
         with pytest.raises(ValueError):
-            build.percent_to_notebook("# %%\n" + broken, strip_solutions=True)
+            master_notebook.percent_to_notebook("# %%\n" + broken, strip_solutions=True)
 
 
 def test_template_has_no_solution_code(tmp_path: Path) -> None:
@@ -236,8 +237,8 @@ def test_template_has_no_solution_code(tmp_path: Path) -> None:
     given_lines: set[str] = set()
     inside = False
     for line in build.SOURCE.read_text(encoding="utf-8").splitlines():
-        if line.strip() in (build.BEGIN_SOLUTION, build.END_SOLUTION):
-            inside = line.strip() == build.BEGIN_SOLUTION
+        if line.strip() in (master_notebook.BEGIN_SOLUTION, master_notebook.END_SOLUTION):
+            inside = line.strip() == master_notebook.BEGIN_SOLUTION
         else:
             (solution_lines if inside else given_lines).add(line.strip())
     solution_only = {line for line in solution_lines - given_lines if len(line) > 8}
