@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.errors import GraderError
-from grader.paths import bundled_assignments, choose_rubric, samples_of
+from grader.paths import bundled_assignments, choose_rubric, infer_assignment, samples_of
 from grader.sandbox.layers import LAYERS
 
 if TYPE_CHECKING:
@@ -324,6 +324,11 @@ def cmd_checks(args: argparse.Namespace) -> int:
     from grader.checks.registry import REQUIRED, all_checks
     from grader.rubric import load_rubric
 
+    if args.rubric is None:  # several assignments and none named: each one's list
+        for number, assignment in enumerate(bundled_assignments()):
+            print(f"{'' if number == 0 else chr(10)}== {assignment} ==")
+            cmd_checks(argparse.Namespace(**{**vars(args), "rubric": choose_rubric(assignment=assignment)}))
+        return 0
     rubric = load_rubric(args.rubric)
     for name, spec in sorted(all_checks(rubric.assignment).items()):
         params = ", ".join(f"{p}" + ("" if d is REQUIRED else f"={d!r}")
@@ -372,9 +377,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        every_sample = args.handler is cmd_grade and not args.paths and args.rubric is None \
-            and args.assignment is None and len(bundled_assignments()) > 1
+        every_sample = args.handler in (cmd_grade, cmd_checks) and not getattr(args, "paths", None) \
+            and args.rubric is None and args.assignment is None and len(bundled_assignments()) > 1
         if hasattr(args, "assignment") and args.handler is not cmd_validate and not every_sample:
+            given = getattr(args, "paths", None) or ([args.path] if args.handler is cmd_check else [])
+            if args.rubric is None and args.assignment is None and given and len(bundled_assignments()) > 1:
+                args.assignment = infer_assignment(list(given))  # the submissions' file names say
+                if args.assignment is not None and args.handler is cmd_grade:
+                    _notice(f"grading as {args.assignment} (the submissions' file names); "
+                            "--assignment NAME says otherwise")
             args.rubric = choose_rubric(args.rubric, args.assignment)
         code = int(args.handler(args))
         sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is then caught below

@@ -60,3 +60,47 @@ def choose_rubric(rubric: Path | None = None, assignment: str | None = None) -> 
 def samples_of(assignment: str) -> Path:
     """The assignment's bundled sample submissions (sample_submissions/<assignment>/)."""
     return SAMPLES / assignment
+
+
+def infer_assignment(paths: list[Path], *, limit: int = 5000) -> str | None:
+    """The one bundled assignment whose file names (its rubric's `files:`) the paths hold, if one.
+
+    Looks at file names only (at most `limit` entries, zips by their member names), never at
+    contents: `grader grade subs/` then needs no --assignment when the submissions say which.
+    """
+    import zipfile
+
+    import yaml
+
+    wanted: dict[str, set[str]] = {}
+    for assignment in bundled_assignments():
+        try:
+            files = (yaml.safe_load((RUBRICS / f"{assignment}.yaml").read_text(encoding="utf-8")) or {}).get("files")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if isinstance(files, dict):
+            wanted[assignment] = {str(name).lower() for name in files.values()}
+    seen: set[str] = set()
+    budget = limit
+    for top in paths:
+        stack = [top]
+        while stack and budget > 0:
+            path = stack.pop()
+            budget -= 1
+            if path.is_dir() and not path.is_symlink():
+                try:
+                    stack.extend(sorted(path.iterdir())[:budget])
+                except OSError:
+                    continue
+            elif path.suffix.lower() == ".zip" and path.is_file():
+                try:
+                    with zipfile.ZipFile(path) as archive:
+                        seen.update(Path(name).name.lower() for name in archive.namelist()[:budget])
+                except (OSError, zipfile.BadZipFile):
+                    continue
+            else:
+                seen.add(path.name.lower())
+    matches = {a: len(names & seen) for a, names in wanted.items()}
+    best = max(matches.values(), default=0)
+    winners = [a for a, count in matches.items() if count == best and count > 0]
+    return winners[0] if len(winners) == 1 else None

@@ -42,10 +42,23 @@ def test_an_unknown_assignment_names_the_known_ones(two_rubrics: Path) -> None:
         paths.choose_rubric(assignment="hw9")
 
 
-def test_the_command_line_says_so_with_exit_2(two_rubrics: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["checks"]) == 2
+def test_the_command_line_says_so_with_exit_2(two_rubrics: Path, capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    kit = tmp_path / "kit"
+    assert main(["build-student-kit", "--out", str(kit)]) == 2
     assert "several assignments here (hw1, hw2)" in capsys.readouterr().err
+    assert not kit.exists()
 
 
 def test_the_samples_follow_the_assignment() -> None:
     assert paths.samples_of("hw1") == paths.SAMPLES / "hw1"
+
+
+def test_the_submissions_file_names_say_which_assignment(tmp_path: Path) -> None:
+    hw2 = tmp_path / "subs" / "alice"
+    hw2.mkdir(parents=True)
+    (hw2 / "HW2.ipynb").write_text("{}", encoding="utf-8")
+    (hw2 / "hw2_model.npz").write_bytes(b"")
+    assert paths.infer_assignment([tmp_path / "subs"]) == "hw2"
+    assert paths.infer_assignment([paths.SAMPLES / "hw1" / "reference"]) == "hw1"
+    assert paths.infer_assignment([tmp_path / "nothing-here"]) is None
