@@ -9,6 +9,7 @@
 # mount namespace (so that bwrap finds / to be a mount point, as in a container).
 #
 #   sudo bash tests/container/check_on_ubuntu_2204.sh [ROOTFS_DIR]   (default /var/tmp/grader-jammy)
+#   sudo ASSIGNMENT=hw2 bash tests/container/check_on_ubuntu_2204.sh  (another assignment)
 #   sudo ISOLATION=uid bash tests/container/check_on_ubuntu_2204.sh   (force a layer, e.g. the one
 #                                     Gradescope falls back to where Docker refuses namespaces)
 set -euo pipefail
@@ -17,6 +18,7 @@ rootfs="${1:-/var/tmp/grader-jammy}"
 mirror="${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}"
 python="${PYTHON:-python3}"
 isolation="${ISOLATION:-}"
+assignment="${ASSIGNMENT:-hw1}"   # ASSIGNMENT=hw2 runs Homework 2's autograder on its samples
 
 if [ ! -x "$rootfs/usr/bin/python3" ]; then
   command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
@@ -32,7 +34,7 @@ cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 
 zip="$(mktemp -d)/autograder.zip"
-(cd "$here" && "$python" -m grader.cli build-autograder --out "$zip" >/dev/null)
+(cd "$here" && "$python" -m grader.cli build-autograder --assignment "$assignment" --out "$zip" >/dev/null)
 rm -rf "$rootfs/autograder" && mkdir -p "$rootfs/autograder/source" "$rootfs/autograder/results"
 (cd "$rootfs/autograder/source" && "$python" -c "import sys, zipfile, os
 z = zipfile.ZipFile(sys.argv[1])
@@ -55,7 +57,7 @@ in_root 'cd /autograder && apt-get update -qq && bash /autograder/source/setup.s
 echo "setup.sh: ok in $(( $(date +%s) - started )) s ($(in_root 'python3 --version'), $(in_root 'bwrap --version'))"
 
 failed=0
-for sample in "$here"/sample_submissions/hw1/*/; do
+for sample in "$here"/sample_submissions/"$assignment"/*/; do
   name="$(basename "$sample")"
   rm -rf "$rootfs/autograder/submission" "$rootfs/autograder/results"/*
   mkdir -p "$rootfs/autograder/submission"
