@@ -191,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_min_isolation(validate)
     validate.set_defaults(handler=cmd_validate)
 
+    new = commands.add_parser(
+        "new-assignment", help="write the skeleton of a new assignment beside the grader",
+        description="Write rubrics/NAME.yaml, reference_solutions/NAME/ (master notebook, computed "
+                    "references, plugin, build) and sample_submissions/NAME/ (reference and template): an "
+                    "assignment that validates and grades at once; docs/authoring.md explains each file.")
+    new.add_argument("name", metavar="NAME", help="the assignment's name, e.g. hw3")
+    new.add_argument("--title", default=None, help='its title (default: "Assignment NAME")')
+    new.set_defaults(handler=cmd_new_assignment)
+
     checks = commands.add_parser(
         "checks", help="list the checks a rubric item may use",
         description="List the grader's checks and, for the rubric's assignment, its plugin's own checks, "
@@ -317,6 +326,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(line)
     print(f"\n{report.summary()}")
     return 0 if report.ok else 1
+
+
+def cmd_new_assignment(args: argparse.Namespace) -> int:
+    """Write a new assignment's skeleton in this checkout and build its samples."""
+    from grader.new_assignment import create_assignment
+    from grader.paths import PROJECT_ROOT
+
+    written = create_assignment(args.name, PROJECT_ROOT, args.title)
+    for path in written:
+        print(path.relative_to(PROJECT_ROOT))
+    print(f"\nNext: grader validate --assignment {args.name} && grader grade --assignment {args.name}")
+    return 0
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
