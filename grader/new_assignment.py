@@ -109,7 +109,7 @@ def relu(z: np.ndarray) -> np.ndarray:
 
 
 # %%
-def mlp_forward(params: dict, X: np.ndarray) -> np.ndarray:
+def network_logits(params: dict, X: np.ndarray) -> np.ndarray:
     """Logits of a one-hidden-layer ReLU network: relu(X W1 + b1) W2 + b2."""
     return np.maximum(X @ params["W1"] + params["b1"], 0.0) @ params["W2"] + params["b2"]
 
@@ -183,7 +183,7 @@ def blobs_test_set(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 plugin.weights_task(WeightsTask("blobs", inputs=2, classes=3, test_set=blobs_test_set,
-                                forward={name}_code.mlp_forward, student_forward="mlp_forward"))
+                                forward={name}_code.network_logits, student_forward="network_logits"))
 
 
 def _notebook_template() -> str:
