@@ -115,7 +115,8 @@ KIT_TEST_SIZE = 4000
 # Modules of the grader the kit's checker runs on, copied into the kit (paths under grader/).
 # None holds a solution or a secret; `_check_imports` proves the copies import nothing else.
 VENDORED = ("errors.py", "notebook.py", "outcome.py", "weights.py", "yamlio.py", "safezip.py", "submission.py",
-            "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "checks/graph.py", "sandbox/*.py",
+            "checks/__init__.py", "checks/arrays.py", "checks/feedback.py", "checks/graph.py", "checks/judges.py",
+            "sandbox/*.py",
             "sandbox/layers/*.py")
 GRADER_DIR = Path(__file__).resolve().parent
 KIT_SOURCES = GRADER_DIR / "kit"
@@ -326,6 +327,7 @@ def public_checks(rubric: Rubric) -> list[dict[str, Any]]:
         count = len(calls)
         checks.append({
             "id": item.id, "title": item.title, "points": item.points, "check": item.check, "judge": hints.judge,
+            "compared": hints.compared,
             "function": calls[0].function if calls else None, "tolerance": tolerance,
             "partial": bool(params.get("partial", True)),
             "passed_message": hints.passed_message.format(

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.arrays import dict_mismatches, mismatch
-from grader.checks.feedback import call_problem, describe_call, score_cases
+from grader.checks.arrays import dict_mismatches
+from grader.checks.feedback import call_problem
+from grader.checks.judges import Case, Rules, judge_values
 from grader.checks.registry import REQUIRED, KitHints, NotebookContext, Probe, register
 from grader.outcome import Outcome
 from grader.sandbox.session import Call, CallResult, Ref
@@ -47,19 +48,12 @@ def function_values(ctx: NotebookContext) -> Probe:
         value = reference(*args)
         expected.append(value[select] if select is not None else value)
 
+    judged = [Case(call, want) for call, want in zip(calls, expected, strict=True)]
+    rules = Rules(p["rtol"], p["atol"], p["partial"], f"{function} is correct on {len(calls)} inputs.",
+                  ctx.show_inputs)
+
     def judge(results: Mapping[str, CallResult]) -> Outcome:
-        failures = []
-        for call, want in zip(calls, expected, strict=True):
-            result = results.get(call.id)
-            problem = call_problem(call, result, ctx.show_inputs)
-            if problem is None:
-                assert result is not None
-                problem = mismatch(want, result.value, rtol=p["rtol"], atol=p["atol"],
-                                   what=f"{describe_call(call, ctx.show_inputs)} returned a result that")
-                problem = problem and problem.replace("returned a result that:", "returned a result that differs:")
-            if problem:
-                failures.append(problem)
-        return score_cases(f"{function} is correct on {len(calls)} inputs.", failures, len(calls), p["partial"])
+        return judge_values(judged, results, rules)
 
     return Probe(calls, judge)
 

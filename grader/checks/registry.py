@@ -100,7 +100,7 @@ class WeightsContext:
 class KitHints:
     """How the student kit's self-check runs a visible notebook check (grader/kit/checker.py).
 
-    `judge` names one of the kit's generic judges: "values" (each case's value against the
+    `judge` names one of the shared judges (grader/checks/judges.py): "values" (each case's value against the
     expected one), "values_inputs_unchanged" (each case also leaves the arguments listed in
     `unchanged` as they were), "half_values_half_unchanged" (half the points for the values,
     half for leaving the inputs unchanged while returning a value). `expected`, if given, turns
@@ -112,6 +112,7 @@ class KitHints:
     unchanged: Sequence[tuple[int, str]] = ()
     tolerance: Mapping[str, float] | None = None
     expected: Callable[[Call, Any], Any] | None = None
+    compared: str = ""  # what the expected value is ("the exact gradient"), as the grader's check says
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,16 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from grader.checks.arrays import as_float_array, describe, dict_mismatches, mismatch
-from grader.checks.feedback import call_problem, describe_call, notebook_summary, score_cases
+from grader.checks.arrays import as_float_array, describe
+from grader.checks.feedback import call_problem, notebook_summary
+from grader.checks.judges import JUDGES, Case, Rules
 from grader.errors import GraderError, StudentFileError
 from grader.kit.report import FULL_OPTION, Row, print_report
 from grader.kit.written_format import WrittenCheck, check_written
@@ -54,15 +55,6 @@ class KitError(GraderError):
 # ---------------------------------------------------------------- the kit's data
 
 @dataclass(frozen=True)
-class Case:
-    """One call of a public item, with the output it must give and the inputs it must keep."""
-
-    call: Call
-    expected: Any
-    unchanged: tuple[tuple[int, str], ...]  # (argument index, name) left as they were
-
-
-@dataclass(frozen=True)
 class PublicItem:
     """A public notebook item: the grader's check name, its tolerances and its cases."""
 
@@ -75,6 +67,7 @@ class PublicItem:
     passed_message: str
     hint: str
     cases: tuple[Case, ...]
+    compared: str = ""  # what the expected value is ("the exact gradient"), for the feedback
 
 
 @dataclass(frozen=True)
@@ -150,7 +143,7 @@ def _public_item(item: Mapping[str, Any]) -> PublicItem:
     tolerance = item["tolerance"]
     return PublicItem(str(item["id"]), float(item["points"]), str(item["judge"]),
                       float(tolerance["rtol"]), float(tolerance["atol"]), bool(item["partial"]),
-                      str(item["passed_message"]), str(item["hint"]), tuple(cases))
+                      str(item["passed_message"]), str(item["hint"]), tuple(cases), str(item.get("compared", "")))
 
 
 def _weights_item(item: Mapping[str, Any]) -> WeightsItem:
@@ -192,93 +185,15 @@ def locate(path: Path, wanted: Mapping[str, str], workdir: Path) -> Submission:
     return open_submission(path, wanted, workdir)
 
 
-# ---------------------------------------------------------------- judging, one way per grader check
+# ---------------------------------------------------------------- judging: the grader's own judges
 
 Results = Mapping[str, CallResult]
 
 
-def _score(item: PublicItem, results: Results, judge: Callable[[Case, CallResult], str | None]) -> Outcome:
-    """Each case: the call's own problem (raised, missing...) or `judge`'s verdict on its result."""
-    failures = []
-    for case in item.cases:
-        result = results.get(case.call.id)
-        problem = call_problem(case.call, result, True)
-        if problem is None:
-            assert result is not None
-            problem = judge(case, result)
-        if problem:
-            failures.append(problem)
-    return score_cases(item.passed_message, failures, len(item.cases), item.partial)
-
-
-def _values(item: PublicItem, results: Results) -> Outcome:
-    """Each case's value against the stored expected value (as the grader's `function_values`)."""
-    def judge(case: Case, result: CallResult) -> str | None:
-        problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                           what=f"{describe_call(case.call, True)} returned a result that")
-        return problem and problem.replace("returned a result that:", "returned a result that differs:")
-
-    return _score(item, results, judge)
-
-
-def _values_inputs_unchanged(item: PublicItem, results: Results) -> Outcome:
-    """Each case against its expected value, with the arguments it names left unchanged."""
-    def judge(case: Case, result: CallResult) -> str | None:
-        problem = mismatch(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                           what=f"{describe_call(case.call, True)} (compared with the exact value)")
-        for index, name in case.unchanged:
-            after = _arg_after(result, index)
-            if problem is None and mismatch(case.call.args[index], after, rtol=0, atol=0) is not None:
-                problem = f"{describe_call(case.call, True)} changed {name}; it must leave its input as it was."
-        return problem
-
-    return _score(item, results, judge)
-
-
-def _half_values_half_unchanged(item: PublicItem, results: Results) -> Outcome:
-    """Half for the new values, half for leaving every input dict unchanged while returning new ones."""
-    values_ok = unchanged_ok = True
-    lines: list[str] = []
-    for case in item.cases:
-        result = results.get(case.call.id)
-        problem = call_problem(case.call, result, True)
-        if problem is not None:
-            return Outcome.zero(problem)
-        assert result is not None
-        wrong = [m for m in dict_mismatches(case.expected, result.value, rtol=item.rtol, atol=item.atol,
-                                            what="the new params").values() if m]
-        if wrong:
-            values_ok = False
-            lines.append(wrong[0])
-        if not isinstance(result.value, dict) or not set(case.expected) <= set(result.value):
-            unchanged_ok = False  # leaving the inputs alone earns its half only beside new params
-            continue
-        changed = []
-        for index, name in case.unchanged:
-            before, later = case.call.args[index], _arg_after(result, index)
-            assert isinstance(before, dict)
-            changed += [f"{name}[{key!r}]" for key in before if not isinstance(later, dict)
-                        or mismatch(before[key], later.get(key), rtol=0, atol=0) is not None]
-        if changed:
-            unchanged_ok = False
-            lines.append(f"{case.call.function} changed its inputs ({', '.join(changed[:4])}); build a new "
-                         "dict with new arrays instead of updating in place (no -= on the inputs).")
-    fraction = 0.5 * values_ok + 0.5 * unchanged_ok
-    return Outcome(fraction, "\n".join(dict.fromkeys(lines)) or item.passed_message)
-
-
-def _arg_after(result: CallResult, index: int) -> object:
-    """Argument `index` as it was after the call; None (counts as changed) if it did not come back."""
-    after = tuple(result.args_after or ())
-    return after[index] if index < len(after) else None
-
-
-# The kit's generic judges, named by each public item's `judge` (a check's KitHints.judge).
-JUDGES: Mapping[str, Callable[[PublicItem, Results], Outcome]] = {
-    "values": _values,
-    "values_inputs_unchanged": _values_inputs_unchanged,
-    "half_values_half_unchanged": _half_values_half_unchanged,
-}
+def judge_item(item: PublicItem, results: Results) -> Outcome:
+    """A public item scored by the judge the grader's check names (grader/checks/judges.py)."""
+    rules = Rules(item.rtol, item.atol, item.partial, item.passed_message, True, item.compared)
+    return JUDGES[item.judge](item.cases, results, rules)
 
 
 # ---------------------------------------------------------------- p5: an estimate
@@ -376,7 +291,7 @@ def _run(located: Submission, kit: Kit, isolation: str | None) -> tuple[list[Row
     results = report.calls if report is not None else {}
     for item in kit.items:
         if item.id not in outcomes:
-            outcomes[item.id] = JUDGES[item.judge](item, results)
+            outcomes[item.id] = judge_item(item, results)
     weights_name = kit.files.get("weights", "the weights file")
     for plan in plans:
         if plan.item.id not in outcomes:

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.arrays import dict_mismatches, mismatch
-from grader.checks.feedback import call_problem, describe_call, score_cases
+from grader.checks.arrays import mismatch
+from grader.checks.feedback import call_problem
+from grader.checks.judges import Case, Rules, judge_half_values_half_unchanged, judge_values_inputs_unchanged
 from grader.checks.notebook_checks import gradient_probe
 from grader.checks.registry import KitHints, NotebookContext, Probe, WeightsTask, WrittenContext
 from grader.outcome import Outcome
@@ -197,7 +198,7 @@ def _exact_gradient(call: Call, output: Any) -> Any:
 
 @plugin.check("numerical_grad", "notebook", params={"rtol": (float, 1e-4), "atol": (float, 1e-6)},
               kit=KitHints("values_inputs_unchanged", "numerical_grad is accurate on {count} test functions.",
-                           unchanged=((1, "x"),), expected=_exact_gradient))
+                           unchanged=((1, "x"),), expected=_exact_gradient, compared="the exact gradient"))
 def numerical_grad(ctx: NotebookContext) -> Probe:
     """p2: numerical_grad(f, x) approximates the gradient of test functions; x left unchanged."""
     cases: list[tuple[TestFunction, np.ndarray, np.ndarray]] = []
@@ -206,24 +207,12 @@ def numerical_grad(ctx: NotebookContext) -> Probe:
         cases.append((TestFunction(source), x, gradient(x)))
     calls = [Call(f"{ctx.item_id}:{i}", "numerical_grad", (f, x), timeout=ctx.call_timeout, return_args=True)
              for i, (f, x, _) in enumerate(cases)]
-    rtol, atol = ctx.params["rtol"], ctx.params["atol"]
+    judged = [Case(call, want, ((1, "x"),)) for call, (_, _, want) in zip(calls, cases, strict=True)]
+    rules = Rules(ctx.params["rtol"], ctx.params["atol"], True, "numerical_grad is accurate on 3 test functions.",
+                  ctx.show_inputs, "the exact gradient")
 
     def judge(results: Mapping[str, CallResult]) -> Outcome:
-        failures = []
-        for call, (_, x, want) in zip(calls, cases, strict=True):
-            result = results.get(call.id)
-            problem = call_problem(call, result, ctx.show_inputs)
-            if problem is None:
-                assert result is not None
-                shown = describe_call(call, ctx.show_inputs)
-                problem = mismatch(want, result.value, rtol=rtol, atol=atol,
-                                   what=f"{shown} (compared with the exact gradient)")
-                after = result.args_after[1] if result.args_after else None
-                if problem is None and mismatch(x, after, rtol=0, atol=0) is not None:
-                    problem = f"{shown} changed x; it must leave its input as it was."
-            if problem:
-                failures.append(problem)
-        return score_cases("numerical_grad is accurate on 3 test functions.", failures, len(calls), True)
+        return judge_values_inputs_unchanged(judged, results, rules)
 
     return Probe(calls, judge)
 
@@ -281,43 +270,12 @@ def sgd_step(ctx: NotebookContext) -> Probe:
         cases.append((params, grads, float(ctx.rng.uniform(0.01, 0.5))))
     calls = [Call(f"{ctx.item_id}:{i}", "sgd_step", case, timeout=ctx.call_timeout, return_args=True)
              for i, case in enumerate(cases)]
+    judged = [Case(call, {key: params[key] - lr * grads[key] for key in params}, ((0, "params"), (1, "grads")))
+              for call, (params, grads, lr) in zip(calls, cases, strict=True)]
+    rules = Rules(1e-9, 1e-12, True, "sgd_step is correct and leaves its inputs unchanged.", ctx.show_inputs)
 
     def judge(results: Mapping[str, CallResult]) -> Outcome:
-        values_ok = unchanged_ok = True
-        lines: list[str] = []
-        for call, (params, grads, lr) in zip(calls, cases, strict=True):
-            result = results.get(call.id)
-            problem = call_problem(call, result, ctx.show_inputs)
-            if problem is not None:
-                return Outcome.zero(problem)
-            assert result is not None
-            want = {key: params[key] - lr * grads[key] for key in params}
-            wrong = [m for m in dict_mismatches(want, result.value, rtol=1e-9, atol=1e-12,
-                                                what="the new params").values() if m]
-            if wrong:
-                values_ok = False
-                lines.append(wrong[0])
-            if not isinstance(result.value, dict) or not set(params) <= set(result.value):
-                # Leaving the inputs alone earns its half only beside new params: a function that
-                # does nothing (or returns a stored answer's garbage) leaves them alone too.
-                unchanged_ok = False
-                continue
-            after = tuple(result.args_after or ())
-            if len(after) < 2:
-                after = (None, None)  # nothing came back to compare: count the inputs as changed
-            changed = [
-                f"{name}[{key!r}]"
-                for name, before, later in zip(("params", "grads"), (params, grads), after[:2], strict=True)
-                for key in before
-                if not isinstance(later, dict) or mismatch(before[key], later.get(key), rtol=0, atol=0) is not None
-            ]
-            if changed:
-                unchanged_ok = False
-                lines.append(f"sgd_step changed its inputs ({', '.join(changed[:4])}); build a new dict "
-                             "with new arrays instead of updating in place (no -= on the inputs).")
-        fraction = 0.5 * values_ok + 0.5 * unchanged_ok
-        feedback = "\n".join(dict.fromkeys(lines)) or "sgd_step is correct and leaves its inputs unchanged."
-        return Outcome(fraction, feedback)
+        return judge_half_values_half_unchanged(judged, results, rules)
 
     return Probe(calls, judge)
 
