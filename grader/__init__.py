@@ -1,4 +1,4 @@
-"""An autograder for Homework 1 of a neural-networks course.
+"""An autograder for the assignments of a neural-networks course.
 
 Student code runs only in an isolated child process (`grader.sandbox`); everything here that
 compares, scores and writes results runs in the grader's own process against references it

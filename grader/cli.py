@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from grader.batch import BatchRows
 
 EPILOG_GRADE = """examples:
-  grader grade                                   # every sample in sample_submissions/hw1/
+  grader grade                                   # every assignment's samples (sample_submissions/*/)
   grader grade submissions/ --out out --jobs 2   # a folder of folders or zips
   grader grade assignment_123_export.zip         # Gradescope's "Export submissions"
   grader grade --export hw1_download.zip         # the same export, saved under another name
@@ -54,12 +54,12 @@ EPILOG_CHECK = """examples:
 """
 
 EPILOG_BUILD_AUTOGRADER = """examples:
-  grader build-autograder                        # writes autograder.zip for rubrics/hw1.yaml
+  grader build-autograder --assignment hw1       # writes autograder.zip for rubrics/hw1.yaml
   grader build-autograder --rubric rubrics/hw1.yaml --out dist/hw1-autograder.zip
 """
 
 EPILOG_VALIDATE = """examples:
-  grader validate                                # rubrics/hw1.yaml with sample_submissions/hw1/
+  grader validate --assignment hw1               # rubrics/hw1.yaml with sample_submissions/hw1/
   grader validate --rubric /elsewhere/hw1.yaml   # samples still from this checkout
   grader validate course/hw1.yaml --samples course/samples/hw1   # samples named explicitly
 
@@ -69,7 +69,7 @@ notebook items). Without one, the proofs that need it are reported as SKIP.
 
 EPILOG_STUDENT_KIT = """examples:
   grader build-student-kit                       # writes student_kit/
-  grader build-student-kit --out handout/hw1
+  grader build-student-kit --assignment hw1 --out handout/hw1
 """
 
 

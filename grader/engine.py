@@ -29,7 +29,7 @@ from grader.outcome import Outcome
 from grader.results import ItemResult, results_document
 from grader.rubric import Item, Rubric
 from grader.sandbox.session import CallResult, PendingSession, SessionLimits, SessionReport, start_session
-from grader.seeds import PUBLIC_SALT, derive_seed, private_salt, submission_fingerprint
+from grader.seeds import derive_seed, private_salt, public_salt, submission_fingerprint
 from grader.submission import Submission
 from grader.weights import load_weights
 from grader.yamlio import load_untrusted_yaml
@@ -216,7 +216,7 @@ def plan_notebook_item(item: Item, rubric: Rubric, reference: ModuleType, salt: 
     if item.visibility != "visible":
         return NotebookPlan(spec.function(NotebookContext(item.id, params, hidden, reference, False, timeout,
                                                           inputs)))
-    public = np.random.default_rng(derive_seed(PUBLIC_SALT, item.id))
+    public = np.random.default_rng(derive_seed(public_salt(rubric.assignment), item.id))
     probe = spec.function(NotebookContext(item.id, params, public, reference, True, timeout, inputs))
     if not retest:
         return NotebookPlan(probe)

@@ -16,7 +16,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-PUBLIC_SALT = "hw1-public-inputs"
+
+def public_salt(assignment: str) -> str:
+    """The salt of an assignment's public inputs: the same for every student and every run."""
+    return f"{assignment}-public-inputs"
 SALT_ENV = "GRADER_SALT"
 SALT_FILE_ENV = "GRADER_SALT_FILE"
 DEVELOPMENT_SALT = "development-salt-not-secret"

@@ -34,7 +34,7 @@ from grader.checks.registry import KitHints
 from grader.errors import GraderError
 from grader.rubric import Item, Rubric, load_rubric
 from grader.sandbox import wire
-from grader.seeds import PUBLIC_SALT, derive_seed
+from grader.seeds import derive_seed, public_salt
 
 __all__ = ["build_student_kit", "public_checks", "written_formats"]
 
@@ -136,7 +136,7 @@ def build_student_kit(out_dir: Path, rubric_path: Path) -> list[Path]:
     if plugin is None or plugin.notebook_template is None or plugin.written_template is None:
         raise GraderError(f"student kit: the rubric's plugin must give the templates handed to students "
                           f"(plugin.notebook_template and plugin.written_template; see "
-                          f"reference_solutions/hw1/plugin.py): {rubric.path}")
+                          f"docs/authoring.md): {rubric.path}")
     public = [item for item in rubric.items if item.visibility == "visible"]
     kit_data = _kit_data(rubric)
     weights = rubric.files.get("weights", "")
@@ -231,7 +231,8 @@ def _kit_data(rubric: Rubric) -> dict[str, Any]:
                               "kit's checker cannot estimate (it estimates weights_accuracy tasks)")
         # Drawn like the hidden test set, from a public seed; the kit calls the student's own
         # forward function (the reference's is a solution).
-        X, y = task.test_set(derive_seed(PUBLIC_SALT, "student-kit-test-set", item.id), KIT_TEST_SIZE)
+        seed = derive_seed(public_salt(rubric.assignment), "student-kit-test-set", item.id)
+        X, y = task.test_set(seed, KIT_TEST_SIZE)
         weights.append({
             "id": item.id, "title": item.title, "points": item.points,
             "function": task.student_forward, "zero_at": params["zero_at"],
@@ -308,7 +309,7 @@ def public_checks(rubric: Rubric) -> list[dict[str, Any]]:
     # with the private salt, so they cannot appear at all.
     secrets = [value for item in rubric.items_of("notebook") if item.visibility != "visible"
                for value in _reference_outputs(planned[item.id], reference, keep_full=True)]
-    rng = np.random.default_rng(derive_seed(PUBLIC_SALT, "student-kit-stand-ins"))
+    rng = np.random.default_rng(derive_seed(public_salt(rubric.assignment), "student-kit-stand-ins"))
     checks = []
     for item in rubric.items_of("notebook"):
         if item.visibility != "visible":
@@ -401,7 +402,7 @@ def _plan(item: Item, rubric: Rubric, reference: Any) -> Sequence[Any]:
 
     spec = item.spec
     context = NotebookContext(item.id, spec.with_defaults(item.params),
-                              np.random.default_rng(derive_seed(PUBLIC_SALT, item.id)), reference,
+                              np.random.default_rng(derive_seed(public_salt(rubric.assignment), item.id)), reference,
                               True, rubric.limits.call_timeout, rubric.input_generators)
     return list(spec.function(context).calls)
 

@@ -2,7 +2,7 @@
 
 A submission is a folder or a zip; Gradescope may nest it one folder deep. File names are
 matched case-insensitively, with the names browsers and Colab give copies; a notebook may come as
-the Python script it was written as (`hw1_code.py`, `# %%` cells). A missing file costs only the
+the Python script it was written as (`NAME.py` for `NAME.ipynb`, `# %%` cells). A missing file costs only the
 items that need it; two candidates for one name is a clear message, never a guess.
 """
 
@@ -75,8 +75,8 @@ _NOTEBOOK, _SCRIPT = ".ipynb", ".py"
 
 
 def _stem_pattern(file_name: str) -> re.Pattern[str]:
-    """Also accept `hw1_code_<uni>.ipynb` (the handout asks for the UNI), `hw1_code (1).ipynb` and
-    Colab's `Copy of hw1_code.ipynb`."""
+    """Also accept `NAME_<uni>.ipynb` (a handout may ask for the UNI), `NAME (1).ipynb` and
+    Colab's `Copy of NAME.ipynb`."""
     stem, dot, suffix = file_name.lower().rpartition(".")
     variants = rf"(?:[_\- ][\w\-]+(?:{_COPY_SUFFIX})?|{_COPY_SUFFIX})"
     return re.compile(rf"(?:{_COLAB_PREFIX}{re.escape(stem)}{variants}?|{re.escape(stem)}{variants})"
@@ -84,7 +84,7 @@ def _stem_pattern(file_name: str) -> re.Pattern[str]:
 
 
 def _script_name(file_name: str) -> str | None:
-    """`hw1_code.py` for a notebook `hw1_code.ipynb`; None for other files."""
+    """`NAME.py` for a notebook `NAME.ipynb`; None for other files."""
     if not file_name.lower().endswith(_NOTEBOOK):
         return None
     return file_name[: -len(_NOTEBOOK)] + _SCRIPT
@@ -130,7 +130,7 @@ def _kind(name: str) -> str:
 
 def _not_found(file_name: str, others: Sequence[Path], root: Path) -> str:
     """The message for a missing file, listing the files that may be it under another name."""
-    # Same kind of file, or the name plus an extension an editor added (hw1_written.yaml.txt).
+    # Same kind of file, or the name plus an extension an editor added (answers.yaml.txt).
     close = [p for p in others if _kind(p.name) == _kind(file_name) or p.name.lower().startswith(file_name.lower())]
     if not close:
         return f"{file_name} was not found in the submission."

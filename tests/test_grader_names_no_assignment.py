@@ -29,3 +29,14 @@ def _hits(pattern: re.Pattern[str]) -> list[str]:
 def test_grader_names_no_task_of_homework_1() -> None:
     hits = _hits(re.compile("|".join(TASK_WORDS)))
     assert not hits, "grader/ names Homework 1's tasks:\n" + "\n".join(hits)
+
+
+def test_grader_names_no_assignment_but_in_help_examples() -> None:
+    """The bundled assignments (hw1, hw2, "Homework 1") appear under grader/ only in the command
+    line's help examples."""
+    names = sorted(path.stem for path in (GRADER.parent / "rubrics").glob("*.yaml"))
+    numbers = [name.removeprefix("hw") for name in names if name.startswith("hw")]
+    pattern = re.compile("|".join([*(rf"\b{name}\b" for name in names),
+                                   *(rf"Homework {number}\b" for number in numbers)]), re.IGNORECASE)
+    hits = [hit for hit in _hits(pattern) if not (hit.startswith("grader/cli.py:") and ": grader " in hit)]
+    assert not hits, "grader/ names an assignment:\n" + "\n".join(hits)
