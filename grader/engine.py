@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.feedback import notebook_summary
-from grader.checks.registry import NotebookContext, Probe, WeightsContext, WrittenContext
+from grader.checks.registry import LEADERBOARD_VALUE, NotebookContext, Probe, WeightsContext, WrittenContext
 from grader.errors import StudentFileError
 from grader.notebook import NotebookFile, load_notebook
 from grader.outcome import Outcome
@@ -81,10 +81,17 @@ class GradeReport:
         return scores
 
     def document(self, **overrides: Any) -> dict[str, Any]:
-        """The Gradescope results.json document."""
+        """The Gradescope results.json document (with a leaderboard if an item asks for one)."""
         extra = {"submission": self.submission.name, "isolation": self.isolation or "none", **self.extra}
-        return results_document(self.results, output=self.output, execution_time=self.execution_time,
-                                extra_data=extra, **overrides)
+        document = results_document(self.results, output=self.output, execution_time=self.execution_time,
+                                    extra_data=extra, **overrides)
+        board = [{"name": result.item.leaderboard, "value": float(result.details[LEADERBOARD_VALUE]),
+                  "order": "desc"}
+                 for result in self.results
+                 if result.item.leaderboard and isinstance(result.details.get(LEADERBOARD_VALUE), (int, float))]
+        if board:
+            document["leaderboard"] = board
+        return document
 
 
 @functools.lru_cache(maxsize=4)

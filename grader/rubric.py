@@ -47,6 +47,7 @@ class Item:
     key_note: str = ""
     line: int = 0
     assignment: str | None = None  # whose checks `check` is looked up among (its plugin's first)
+    leaderboard: str | None = None  # the column of Gradescope's leaderboard its value goes in
 
     @property
     def spec(self) -> CheckSpec:
@@ -336,7 +337,8 @@ def _read_manual(r: _Reader, top: LineDict, parts: Mapping[str, float]) -> list[
     return manual
 
 
-_ITEM_KEYS = ("id", "part", "title", "points", "visibility", "check", "answer", "params", "feedback", "key_note")
+_ITEM_KEYS = ("id", "part", "title", "points", "visibility", "check", "answer", "params", "feedback", "key_note",
+              "leaderboard")
 
 
 def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Mapping[str, str],
@@ -381,6 +383,10 @@ def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Ma
         params_node = r.mapping(r.get(entry, "params", LineDict, where, default=LineDict()),
                                 f"{where}.params", entry.line_of("params"))
         params = _read_params(r, params_node, spec.params, f"{where}.params", check_name)
+        leaderboard = r.get(entry, "leaderboard", str, where, default=None)
+        if leaderboard is not None and not spec.leaderboard:
+            raise r.fail(f"{where}.leaderboard", f"check {check_name} gives no value for a leaderboard",
+                         entry.line_of("leaderboard"))
         problem = spec.validate(params) if spec.validate is not None else None
         problem = problem or _names_known(params, plugin)
         if problem:
@@ -390,7 +396,7 @@ def _read_items(r: _Reader, top: LineDict, parts: Mapping[str, float], files: Ma
             points=points, visibility=cast(Visibility, visibility), check=check_name, kind=spec.kind,
             params=params, answer=answer, feedback=r.get(entry, "feedback", str, where, default=""),
             key_note=r.get(entry, "key_note", str, where, default=""), line=entry.line,
-            assignment=assignment,
+            assignment=assignment, leaderboard=leaderboard,
         ))
     return items
 

@@ -29,6 +29,8 @@ Params = Mapping[str, Any]
 
 REQUIRED: Any = object()
 """Marks a parameter with no default."""
+LEADERBOARD_VALUE = "leaderboard_value"
+"""The key of an Outcome's details that holds the value a leaderboard shows (checks that have one)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class CheckSpec:
     kit_format: Callable[[Params, Any], dict[str, Any]] | None = None
     """For a written check: the public format of its answer, from its parameters and the
     reference answer's form (shapes, choices; never values), for the kit's format check."""
+    leaderboard: bool = False
+    """Whether its outcomes carry a value for a Gradescope leaderboard (details[LEADERBOARD_VALUE])."""
 
     def with_defaults(self, given: Params) -> dict[str, Any]:
         """The given parameters completed with defaults (validation happens in the rubric)."""
@@ -150,6 +154,7 @@ def register(
     name: str, kind: CheckKind, params: Mapping[str, tuple[type | tuple[type, ...], Any]] | None = None,
     validate: Callable[[Params], str | None] | None = None, *, assignment: str | None = None,
     kit: KitHints | None = None, kit_format: Callable[[Params, Any], dict[str, Any]] | None = None,
+    leaderboard: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as the check `name` of `kind` (of `assignment`, if given)."""
 
@@ -160,7 +165,7 @@ def register(
             raise RuntimeError(f"check {name!r} registered twice{where}")
         doc = (function.__doc__ or "").strip().splitlines()
         _REGISTRY[key] = CheckSpec(name, kind, function, dict(params or {}), doc[0] if doc else "", validate,
-                                   assignment, kit, kit_format)
+                                   assignment, kit, kit_format, leaderboard)
         return function
 
     return decorate

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.registry import REQUIRED, WeightsContext, register
+from grader.checks.registry import LEADERBOARD_VALUE, REQUIRED, WeightsContext, register
 from grader.errors import StudentFileError
 from grader.outcome import Outcome
 from grader.weights import SHAPES, load_weights, validate_weights
@@ -25,7 +25,7 @@ def _validate(params: Mapping[str, Any]) -> str | None:
     return None
 
 
-@register("weights_accuracy", "weights", validate=_validate, params={
+@register("weights_accuracy", "weights", validate=_validate, leaderboard=True, params={
     "task": (str, REQUIRED), "zero_at": (float, 0.50), "full_at": (float, 0.92), "test_size": (int, 20_000),
     "max_hidden": (int, 256),
 })
@@ -49,4 +49,5 @@ def weights_accuracy(path: Path, ctx: WeightsContext) -> Outcome:
     accuracy = float(np.mean(np.argmax(logits, axis=1) == y))
     fraction = float(np.clip((accuracy - p["zero_at"]) / (p["full_at"] - p["zero_at"]), 0.0, 1.0))
     return Outcome(fraction, f"Accuracy on the hidden test set ({p['test_size']:,} points): {accuracy:.1%}. "
-                   f"Points rise linearly from {p['zero_at']:.0%} to full marks at {p['full_at']:.0%}.")
+                   f"Points rise linearly from {p['zero_at']:.0%} to full marks at {p['full_at']:.0%}.",
+                   {LEADERBOARD_VALUE: round(accuracy, 6)})
