@@ -22,6 +22,7 @@ from grader.sandbox.layers import LAYERS
 
 if TYPE_CHECKING:
     from grader.batch import BatchRows
+    from grader.rubric import Rubric
 
 EPILOG_GRADE = """examples:
   grader grade                                   # every assignment's samples (sample_submissions/*/)
@@ -138,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade on the Dask scheduler at ADDRESS (e.g. tcp://host:8786) "
                             "instead of local threads; each submission's files are sent to the "
                             "workers, which need only the grader installed (no shared disk)")
+    grade.add_argument("--compare", type=Path, default=None, metavar="OLD_OUT",
+                       help="after grading, list per submission and item what changed since the run whose "
+                            "output folder is OLD_OUT (also in summary.html); the exit status does not change")
     grade.add_argument("--export", action="store_true",
                        help="read every PATH as a Gradescope export (default: only a PATH named like "
                             "the download, assignment_<id>_export.zip or its folder, holding "
@@ -249,6 +253,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 for row, expected in checked if expected and not row.failure}
     print_table(rows, rubric, {name: not problems for name, problems in failures.items()},
                 sys.stdout)
+    if args.compare is not None:
+        _compare(args.compare, rows, rubric, out_dir)
     for name, problems in failures.items():
         for problem in problems:
             print(f"  {name}: {problem}", file=sys.stdout)
@@ -258,6 +264,23 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print("\nWrote " + (f"{', '.join(written[:-1])} and {written[-1]}" if len(written) > 1 else written[0]))
     _report_incomplete(rows)
     return 1 if any(failures.values()) or not rows.complete else 0
+
+
+def _compare(old_out: Path, rows: BatchRows, rubric: Rubric, out_dir: Path) -> None:
+    """Print what changed since OLD_OUT's run and add it to summary.html."""
+    from grader.compare import changes_html, compare_runs, print_changes
+    from grader.summary_html import write_summary
+
+    if not old_out.is_dir():
+        raise GraderError(f"--compare {old_out}: no such folder (the --out folder of an earlier run)")
+    changes = compare_runs(old_out, rows)
+    print_changes(changes, old_out, sys.stdout)
+    summary = out_dir / "summary.html"
+    if summary not in rows.not_written:
+        try:
+            write_summary(summary, rows, rubric, changes_html(changes, old_out))
+        except OSError as exc:
+            print(f"grader: could not add the comparison to {summary}: {exc}", file=sys.stderr)
 
 
 def _report_incomplete(rows: BatchRows) -> None:

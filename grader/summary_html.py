@@ -10,13 +10,15 @@ grade; the statistics count only the graded ones.
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.batch import BatchRow
+from grader.batch import BatchRow, safe_name
 from grader.isolation_policy import layer_warning
 from grader.rubric import Rubric
 from grader.sandbox.isolation import LAYERS
@@ -92,6 +94,59 @@ def _part_table(rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
     return lines
 
 
+def _part_histograms(rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
+    """A histogram of each part's scores (the totals' one is above)."""
+    manual = {m.part for m in rubric.manual}
+    lines = ['<div class="parts"><h2>Per part</h2>']
+    for part, points in rubric.parts.items():
+        if part not in manual:
+            lines.append(f"<figure><figcaption>{html.escape(part)}</figcaption>"
+                         f"{histogram_svg([row.part_scores.get(part, 0.0) for row in rows], points, bins=5)}</figure>")
+    lines.append("</div>")
+    return lines
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+_SHOWN_GROUPS = 5
+
+
+def _failure_groups(out_dir: Path, rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
+    """Per item, its most frequent failure messages (the same message with other numbers is one
+    group), each with how many submissions and links to a few of their results.json."""
+    feedback: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        try:
+            document = json.loads((out_dir / safe_name(row.name) / "results.json").read_text(encoding="utf-8"))
+            tests = document["tests"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for test in tests:
+            try:
+                item, output = str(test["extra_data"]["item"]), str(test.get("output", ""))
+                lost = float(test["score"]) < float(test["max_score"]) - 1e-9
+            except (KeyError, TypeError, ValueError):
+                continue
+            if lost:
+                first = next((line for line in output.splitlines() if line.strip()), "(no message)")
+                group = _NUMBER.sub("#", first.strip())[:200]
+                feedback.setdefault(item, {}).setdefault(group, []).append(row.name)
+    if not feedback:
+        return []
+    lines = ["<h2>Most frequent failure messages</h2>"]
+    for rubric_item in rubric.items:
+        groups = feedback.get(rubric_item.id)
+        if not groups:
+            continue
+        lines.append(f"<table><caption>{html.escape(rubric_item.id)}</caption>"
+                     "<tr><th>message (numbers as #)</th><th>submissions</th><th>for example</th></tr>")
+        for group, names in sorted(groups.items(), key=lambda pair: -len(pair[1]))[:_SHOWN_GROUPS]:
+            links = ", ".join(f'<a href="{html.escape(safe_name(name))}/results.json">{html.escape(name)}</a>'
+                              for name in names[:3])
+            lines.append(f"<tr><td>{html.escape(group)}</td><td>{len(names)}</td><td>{links}</td></tr>")
+        lines.append("</table>")
+    return lines
+
+
 def _submission_table(rows: Sequence[BatchRow]) -> list[str]:
     lines = ["<table><caption>Submissions</caption>",
              "<tr><th>submission</th><th>submitters</th><th>total</th></tr>"]
@@ -133,8 +188,9 @@ def _isolation(rows: Sequence[BatchRow]) -> list[str]:
     return lines
 
 
-def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:
-    """Write the batch summary page: isolation, item pass rates and means, part means, histogram."""
+def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric, extra_sections: Sequence[str] = ()) -> None:
+    """Write the batch summary page: isolation, item pass rates and means, part means, histograms,
+    the most frequent failure messages per item, and `extra_sections` (HTML, e.g. a regrade diff)."""
     graded = [row for row in rows if not row.failure]
     totals = [row.total for row in graded]
     failed = len(rows) - len(graded)
@@ -147,8 +203,9 @@ def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:
         f"<p>Mean total {_mean(totals):.2f} of {rubric.autograded_points:g} autograded points"
         + (f", median {statistics.median(totals):.4g}" if totals else "")
         + (f" (over the {len(graded)} graded)" if failed else "") + ".</p>",
-        histogram_svg(totals, rubric.autograded_points),
-        *_part_table(graded, rubric), *_item_table(graded, rubric), *_submission_table(rows),
+        histogram_svg(totals, rubric.autograded_points), *extra_sections,
+        *_part_table(graded, rubric), *_part_histograms(graded, rubric), *_item_table(graded, rubric),
+        *_failure_groups(path.parent, graded, rubric), *_submission_table(rows),
         "</body></html>",
     ]
     temp = path.with_name(f".{path.name}.tmp")
