@@ -34,6 +34,7 @@ cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 
 zip="$(mktemp -d)/autograder.zip"
+trap 'rm -rf "$(dirname "$zip")"' EXIT   # the zip holds the private salt
 (cd "$here" && "$python" -m grader.cli build-autograder --assignment "$assignment" --out "$zip" >/dev/null)
 rm -rf "$rootfs/autograder" && mkdir -p "$rootfs/autograder/source" "$rootfs/autograder/results"
 (cd "$rootfs/autograder/source" && "$python" -c "import sys, zipfile, os
@@ -64,7 +65,7 @@ for sample in "$here"/sample_submissions/"$assignment"/*/; do
   find "$sample" -maxdepth 1 -type f ! -name expected.json -exec cp {} "$rootfs/autograder/submission/" \;
   cat > "$rootfs/autograder/submission_metadata.json" <<'JSON'
 {"id": 1, "created_at": "2026-11-20T10:00:00.000000-08:00", "submission_method": "upload",
- "assignment": {"id": 1, "title": "HW1", "due_date": "2026-11-21T23:59:00.000000-08:00",
+ "assignment": {"id": 1, "title": "Assignment", "due_date": "2026-11-21T23:59:00.000000-08:00",
                 "late_due_date": null, "total_points": "135.0"},
  "users": [{"email": "s@example.edu", "id": 9, "name": "Student", "assignment": {"due_date": null, "late_due_date": null}}],
  "previous_submissions": []}
@@ -91,7 +92,7 @@ for test in results["tests"]:
     parts[test["tags"][0]] = parts.get(test["tags"][0], 0.0) + test["score"]
 wrong = mismatches(parts, expected)
 layer = results.get("extra_data", {}).get("isolation")
-print(f"{name:24s} {results.get('score', sum(parts.values())):7.2f}  {layer:10s} {end - start:5.2f} s  "
+print(f"{name:24s} {results.get('score', sum(parts.values())):7.2f}  {layer or '-':10s} {end - start:5.2f} s  "
       + ("ok" if not wrong else "MISMATCH " + "; ".join(wrong)))
 sys.exit(1 if wrong else 0)
 PY
