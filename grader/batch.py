@@ -78,10 +78,13 @@ class BatchRow:
 class BatchRows(list[BatchRow]):
     """A batch's rows in the order of its sources, and the output files it could not write."""
 
-    def __init__(self, rows: Iterable[BatchRow] = (), not_written: Mapping[Path, str] | None = None) -> None:
+    def __init__(self, rows: Iterable[BatchRow] = (), not_written: Mapping[Path, str] | None = None,
+                 sources: Sequence[SubmissionSource] = ()) -> None:
         super().__init__(rows)
         self.not_written: dict[Path, str] = dict(not_written or {})
         """Each output file the batch could not write, and why."""
+        self.sources: tuple[SubmissionSource, ...] = tuple(sources)
+        """The graded submissions' sources (summary.html compares their files)."""
 
     @property
     def failed(self) -> list[BatchRow]:
@@ -330,7 +333,7 @@ def run_batch(
         _grade_locally(todo, rubric, out_dir, options, jobs, rows, progress)
     from grader.summary_html import write_summary  # here: summary_html imports this module
 
-    ordered = BatchRows(rows[s.name] for s in sources)
+    ordered = BatchRows((rows[s.name] for s in sources), sources=sources)
     for name, write in (("gradebook.csv", write_gradebook), ("summary.html", write_summary)):
         try:
             write(out_dir / name, ordered, rubric)

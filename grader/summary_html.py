@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.batch import BatchRow, safe_name
+from grader.batch import BatchRow, BatchRows, SubmissionSource, safe_name
 from grader.isolation_policy import layer_warning
 from grader.rubric import Rubric
 from grader.sandbox.isolation import LAYERS
@@ -34,6 +34,8 @@ th:first-child, td:first-child { text-align: left; }
 caption { text-align: left; font-weight: bold; margin-bottom: 0.3em; }
 svg text { font-size: 11px; }
 .warning { background: #fff3cd; border: 1px solid #e0b000; padding: 0.5em 0.8em; }
+.side-by-side td { text-align: left; vertical-align: top; }
+.side-by-side pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
 """
 
 
@@ -188,9 +190,24 @@ def _isolation(rows: Sequence[BatchRow]) -> list[str]:
     return lines
 
 
-def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric, extra_sections: Sequence[str] = ()) -> None:
+def _similarity(rows: Sequence[BatchRow], rubric: Rubric, sources: Sequence[SubmissionSource] | None) -> list[str]:
+    """The similarity section (grader/similarity.py) when the submissions' files are known: `sources`,
+    else those of a batch's rows (`BatchRows.sources`)."""
+    if sources is None:
+        sources = rows.sources if isinstance(rows, BatchRows) else ()
+    if not sources:
+        return []
+    from grader.similarity import similarity_section
+
+    totals = {row.name: "not graded" if row.failure else f"{row.total:g} / {row.max_total:g}" for row in rows}
+    return similarity_section(sources, rubric, totals)
+
+
+def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric, extra_sections: Sequence[str] = (),
+                  sources: Sequence[SubmissionSource] | None = None) -> None:
     """Write the batch summary page: isolation, item pass rates and means, part means, histograms,
-    the most frequent failure messages per item, and `extra_sections` (HTML, e.g. a regrade diff)."""
+    the most frequent failure messages per item, `extra_sections` (HTML, e.g. a regrade diff), and
+    the similar submissions among `sources` (by default a batch's own, `BatchRows.sources`)."""
     graded = [row for row in rows if not row.failure]
     totals = [row.total for row in graded]
     failed = len(rows) - len(graded)
@@ -205,7 +222,8 @@ def write_summary(path: Path, rows: Sequence[BatchRow], rubric: Rubric, extra_se
         + (f" (over the {len(graded)} graded)" if failed else "") + ".</p>",
         histogram_svg(totals, rubric.autograded_points), *extra_sections,
         *_part_table(graded, rubric), *_part_histograms(graded, rubric), *_item_table(graded, rubric),
-        *_failure_groups(path.parent, graded, rubric), *_submission_table(rows),
+        *_failure_groups(path.parent, graded, rubric), *_similarity(rows, rubric, sources),
+        *_submission_table(rows),
         "</body></html>",
     ]
     temp = path.with_name(f".{path.name}.tmp")
