@@ -272,10 +272,13 @@ def test_results_without_fingerprint_are_regraded(
     notices: list[str] = []
     run_batch(sources, rubric, out, GradeOptions(), notice=notices.append)
     assert sorted(graded) == sorted(WRITTEN_ONLY[:2])
+    # (A weaker isolation layer than the strongest adds its warning first: not this test's concern.)
+    notices[:] = [n for n in notices if not n.startswith("warning: isolation layer")]
     assert notices == ["1 of 3 already graded and unchanged, skipped (use --force to regrade)"]
     graded.clear()
     notices.clear()
     run_batch(sources, rubric, out, GradeOptions(), force=True, notice=notices.append)
+    notices[:] = [n for n in notices if not n.startswith("warning: isolation layer")]
     assert sorted(graded) == sorted(WRITTEN_ONLY) and notices == []
 
 

@@ -133,6 +133,10 @@ def test_layers_of_a_normal_user(tmp_path: Path) -> None:
         home.chmod(0o755)
         shutil.copytree(Path(isolation.__file__).resolve().parents[1], home / "grader",
                         ignore=shutil.ignore_patterns("__pycache__"))
+        for folder, _, files in os.walk(home / "grader"):  # readable whatever the checkout's modes
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
         os.chown(home, uid, gid)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
                "PYTHONPATH": f"{home}:{runtime.packages}"}

@@ -76,12 +76,14 @@ class Sandbox:
         self.root_user = is_root()
         self.packages = packages(limits.extra_packages, self.notices)
         self.cgroup: SessionCgroup | None = None
-        self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        self.root: Path | None = None
         self.isolation: Layer | None = None
         try:
             isolation = layer_class(layer)(self)
             self.isolation = isolation
             isolation.prepare(secret_paths)
+            # Where the child's working copy lives: a folder the child's user can reach.
+            self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=isolation.temp_base()))
             self.ids = isolation.ids
             self.rlimits = self._rlimits()
             # The whole session's memory and processes, where cgroups can be made (root on Linux).
@@ -110,7 +112,7 @@ class Sandbox:
             if self.cgroup is not None:
                 self.cgroup.close()
                 self.cgroup = None
-            if not remove_tree(self.root).complete:
+            if self.root is not None and not remove_tree(self.root).complete:
                 self.notices.append(f"Some files of the session could not be removed from {self.root}.")
         finally:
             if self.isolation is not None:
@@ -120,7 +122,7 @@ class Sandbox:
     # ------------------------------------------------------------ starting a child
     def launch(self, child_source: str) -> Launch:
         """A fresh working copy of the submission and the command that starts a child on it."""
-        assert self.isolation is not None
+        assert self.isolation is not None and self.root is not None
         work = self.root / "work"
         remove_tree(work)
         work.mkdir()

@@ -39,9 +39,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "sample_submissions" / "hw1" / "reference"
-# The real interpreter, not a pyenv/conda shell shim: a shim alone costs tens of milliseconds,
-# which would inflate the floor (the grader resolves sys.executable for its children too).
-PYTHON = str(Path(sys.executable).resolve())
+# The interpreter running the benchmark, never a pyenv/conda shell shim (a shim alone costs tens
+# of milliseconds, which would inflate the floor). Not resolved through a virtual environment's
+# symlink either: its base interpreter may not have numpy (a venv made from Debian's python3).
+PYTHON = sys.executable if Path(sys.executable).name.startswith("python") else str(Path(sys.executable).resolve())
+# Inside bubblewrap only the real interpreter exists (as for the grader's own children).
+REAL_PYTHON = str(Path(sys.executable).resolve())
 TIME_BIN = Path("/usr/bin/time")
 KERNEL_MAX_DEFAULT = 20
 # Same as the grader's child environment: one BLAS thread (numpy's import otherwise starts a
@@ -763,9 +766,9 @@ def _sandbox_start_costs(work: Path, repeat: int = 15) -> dict[str, float]:
             scratch = work / "bwrap-start"  # inside the benchmark's folder, removed with it
             scratch.mkdir(exist_ok=True)
             argv = namespaces.bwrap_argv(scratch, common.packages(()), [])
-            commands["bwrap + python -I -S -B -c pass"] = [*argv, PYTHON, "-I", "-S", "-B", "-c", "pass"]
+            commands["bwrap + python -I -S -B -c pass"] = [*argv, REAL_PYTHON, "-I", "-S", "-B", "-c", "pass"]
             commands["bwrap + python -I -S -B + numpy"] = [
-                *argv, PYTHON, "-I", "-S", "-B", "-c",
+                *argv, REAL_PYTHON, "-I", "-S", "-B", "-c",
                 f"import sys; sys.path.insert(0, {namespaces.SANDBOX_PACKAGES!r}); import numpy"]
     except Exception as exc:
         print(f"(bwrap start costs skipped: {exc})")

@@ -61,6 +61,10 @@ class Layer(ABC):
     def launch(self, work: Path, python: list[str]) -> Launch:
         """How to start a child on the working copy `work` with the interpreter command `python`."""
 
+    def temp_base(self) -> str | None:
+        """The folder the session's temporary files go in (None: the grader's temporary folder)."""
+        return None
+
     def executable(self) -> Path | None:
         """The interpreter the child runs, if not the grader's own."""
         return None

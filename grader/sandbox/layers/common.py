@@ -97,6 +97,14 @@ def allows(info: os.stat_result, uid: int, gid: int, bits: int) -> bool:
     return granted & bits == bits
 
 
+def searchable_by(folder: Path, uid: int, gid: int) -> bool:
+    """Whether uid could pass through `folder` (it and every parent searchable)."""
+    try:
+        return all(allows(part.stat(), uid, gid, 1) for part in (*reversed(folder.resolve().parents), folder.resolve()))
+    except OSError:
+        return False
+
+
 def reachable_by(path: Path, uid: int, gid: int) -> bool:
     """Whether uid could read `path`: every parent searchable and the path itself readable."""
     for parent in reversed(path.parents):

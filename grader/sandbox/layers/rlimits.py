@@ -43,6 +43,7 @@ class RlimitsLayer(Layer):
 
     def launch(self, work: Path, python: list[str]) -> Launch:
         sandbox = self.sandbox
+        assert sandbox.root is not None
         packages = sandbox.root / "pkgs"
         if not packages.exists():
             packages.mkdir()

@@ -14,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from grader.sandbox.layers.common import (
     packages,
     python_executable,
     reachable_by,
+    searchable_by,
     system_paths,
 )
 from grader.sandbox.runtime import MirrorError, Runtime, mirror_runtime
@@ -62,11 +64,12 @@ class UidLayer(Layer):
         self.lock: UidLock | None = UidLock(self.ids[0])
         self.protected: list[tuple[Path, int, int]] = []  # (path, mode before, mode set)
         if landlock_abi() == 0:
+            # Without Landlock the child could read whatever its uid may: hide the secrets by
+            # file mode (a readable copy elsewhere on the disk stays readable). With Landlock
+            # they are not touched: a grader killed mid-session would leave the modes changed.
             self.sandbox.notices.append("Landlock is unavailable: secret paths are hidden by file "
                                         "mode only, and any world-readable copy elsewhere is not.")
-        # By file mode as well: Landlock refuses reading, but not stat() (a file's size and
-        # times, whether it exists); without Landlock this is all that hides them.
-        self._protect(secret_paths)
+            self._protect(secret_paths)
         self.after_stop()  # leftovers of an earlier grader that died
         # The child runs a mirror of the runtime that its user can read; the checkout's own
         # paths then never appear in its sys.path.
@@ -78,11 +81,22 @@ class UidLayer(Layer):
     def executable(self) -> Path | None:
         return self.runtime.executable
 
+    def temp_base(self) -> str | None:
+        # The sandbox user must be able to pass through to its working copy: the grader's own
+        # temporary folder may be private (TMPDIR in a 0700 folder); /tmp or /var/tmp then.
+        assert self.ids is not None
+        for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+            if searchable_by(Path(candidate), *self.ids):
+                return candidate
+        raise IsolationError(f"no temporary folder that uid {self.ids[0]} can reach: make {tempfile.gettempdir()} "
+                             "searchable by others (chmod o+x on it and its parents) or set TMPDIR")
+
     def launch(self, work: Path, python: list[str]) -> Launch:
         env = environment(str(work))
         if self.runtime.library_path:
             env["LD_LIBRARY_PATH"] = self.runtime.library_path
         env["TMPDIR"] = str(work)  # the one folder it may write to
+        assert self.sandbox.root is not None
         self.sandbox.root.chmod(0o711)  # the uid may pass through to work/, not list the folder
         return Launch(python, env, str(work), [str(self.runtime.packages)], str(work), self.ids,
                       self.sandbox.rlimits,
