@@ -149,3 +149,40 @@ def test_the_names_index_reads_python_bindings() -> None:
               "W, b2 = 1, 2\ndef step(z):\n    y = 2\nclass Net:\n    pass\nif x == 3:\n    pass\n")
     assert bound_names([CellFacts(1, source, "ok", "")])[1] == frozenset(
         {"np", "os", "a", "c", "Params", "x", "W", "b2", "step", "Net"})
+
+
+UID_LEAKS = r'''
+import os, sys
+def leaks(salt_file, checkout):
+    found = {}
+    try:
+        found["cmdline"] = open(f"/proc/{os.getppid()}/cmdline", "rb").read()[:200].decode(errors="replace")
+    except OSError as exc:
+        found["cmdline"] = exc.errno
+    try:
+        found["salt"] = open(salt_file).read()
+    except OSError as exc:
+        found["salt"] = exc.errno
+    found["path"] = [p for p in sys.path if p.startswith(checkout)]
+    return found
+'''
+
+
+@pytest.mark.parametrize("layer", [layer for layer in LAYERS if layer != "namespaces"])
+def test_the_uid_and_rlimits_layers_leak_no_path_salt_or_parent(layer: str, tmp_path: os.PathLike[str]) -> None:
+    """The grader's /proc/<ppid>/cmdline, a salt file it names, the checkout on sys.path (issue 10)."""
+    from pathlib import Path
+
+    from grader.sandbox.landlock import landlock_abi
+
+    if not landlock_abi():
+        pytest.skip("without Landlock the uid and rlimits layers read what their user may (docs/security.md)")
+    salt = Path(tmp_path) / "salt.txt"
+    salt.write_text("private salt")
+    salt.chmod(0o644)
+    checkout = str(Path(__file__).resolve().parents[1])
+    report = run_session([CodeCell(1, UID_LEAKS)], [Call("l", "leaks", (str(salt), checkout))], SessionLimits(),
+                         submission_dir=None, isolation=layer)
+    found = report.calls["l"].value
+    assert found["cmdline"] == 13 and found["salt"] == 13, found  # EACCES: outside Landlock's allow-list
+    assert found["path"] == []
