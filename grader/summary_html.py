@@ -36,6 +36,8 @@ svg text { font-size: 11px; }
 .warning { background: #fff3cd; border: 1px solid #e0b000; padding: 0.5em 0.8em; }
 .side-by-side td { text-align: left; vertical-align: top; }
 .side-by-side pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
+.parts { display: flex; flex-wrap: wrap; gap: 0 1.5em; }
+.parts figure { margin: 0 0 1em; }
 """
 
 
@@ -43,16 +45,17 @@ def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
-def histogram_svg(totals: Sequence[float], maximum: float, bins: int = BINS) -> str:
+def histogram_svg(totals: Sequence[float], maximum: float, bins: int = BINS, what: str = "total score",
+                  height: int = 200) -> str:
     """An inline SVG bar chart of totals in `bins` equal bins over [0, maximum]."""
     counts = [0] * bins
     for total in totals:
         index = int(total / maximum * bins) if maximum > 0 else 0
         counts[min(max(index, 0), bins - 1)] += 1  # the top score falls in the last bin
-    width, height, bar, top = 40 * bins + 40, 200, 36, max([*counts, 1])
+    width, bar, top = 40 * bins + 40, 36, max([*counts, 1])
     margin = 16  # room above the tallest bar for its count
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + margin + 40}" '
-             f'role="img" aria-label="histogram of total scores"><g transform="translate(0 {margin})">']
+             f'role="img" aria-label="histogram of {what}s"><g transform="translate(0 {margin})">']
     for i, count in enumerate(counts):
         bar_height = round(height * count / top)
         x, y = 20 + 40 * i, height - bar_height
@@ -64,7 +67,7 @@ def histogram_svg(totals: Sequence[float], maximum: float, bins: int = BINS) -> 
     parts.append(f'<text x="{20 + 40 * bins}" y="{height + 15}" text-anchor="middle">'
                  f"{maximum:g}</text>")
     parts.append(f'<text x="20" y="{height + 35}">'
-                 f"total score (bins of {maximum / bins:g} points)</text>")
+                 f"{what} (bins of {maximum / bins:g} points)</text>")
     parts.append("</g></svg>")
     return "".join(parts)
 
@@ -99,11 +102,12 @@ def _part_table(rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
 def _part_histograms(rows: Sequence[BatchRow], rubric: Rubric) -> list[str]:
     """A histogram of each part's scores (the totals' one is above)."""
     manual = {m.part for m in rubric.manual}
-    lines = ['<div class="parts"><h2>Per part</h2>']
+    lines = ['<h2>Scores per part</h2><div class="parts">']
     for part, points in rubric.parts.items():
         if part not in manual:
+            scores = [row.part_scores.get(part, 0.0) for row in rows]
             lines.append(f"<figure><figcaption>{html.escape(part)}</figcaption>"
-                         f"{histogram_svg([row.part_scores.get(part, 0.0) for row in rows], points, bins=5)}</figure>")
+                         f"{histogram_svg(scores, points, bins=5, what='score', height=90)}</figure>")
     lines.append("</div>")
     return lines
 
@@ -129,7 +133,10 @@ def _failure_groups(out_dir: Path, rows: Sequence[BatchRow], rubric: Rubric) -> 
             except (KeyError, TypeError, ValueError):
                 continue
             if lost:
-                first = next((line for line in output.splitlines() if line.strip()), "(no message)")
+                # The first line that says what is wrong (a mapping's fields may start with a right one).
+                lines = [line.strip() for line in output.splitlines() if line.strip()]
+                first = next((line for line in lines if not line.lower().endswith(("correct.", ": ok."))),
+                             lines[0] if lines else "(no message)")
                 group = _NUMBER.sub("#", first.strip())[:200]
                 feedback.setdefault(item, {}).setdefault(group, []).append(row.name)
     if not feedback:
