@@ -356,8 +356,9 @@ def test_real_cluster_grades_submissions_its_workers_cannot_see(
     assert sorted(r["submission"] for r in _gradebook(out)) == sorted(GRADED)
     assert [(r.name, r.total) for r in again] == [(r.name, r.total) for r in rows]
     if not code_changed:
-        assert notices == [f"{len(GRADED)} of {len(GRADED)} already graded and unchanged, skipped "
-                           "(use --force to regrade)"]
+        # (A weaker isolation layer than the strongest adds its warning first: not this test's concern.)
+        assert [n for n in notices if not n.startswith("warning: isolation layer")] == [
+            f"{len(GRADED)} of {len(GRADED)} already graded and unchanged, skipped (use --force to regrade)"]
         assert len(recorder.jobs) == jobs_sent  # the re-run sent nothing
     assert leftovers == {address: [] for address in cluster.workers}  # each worker cleaned its copies
 
