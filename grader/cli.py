@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--rubric", type=Path, default=None, help="the same as RUBRIC")
     validate.add_argument("--assignment", default=None, metavar="NAME",
                           help="the assignment whose rubric (rubrics/NAME.yaml) to validate")
+    validate.add_argument("--mutants", action="store_true",
+                          help="also prove each notebook item fails wrong code: grade small wrong versions of "
+                               "every graded reference function (and the template and a table of the public "
+                               "answers, where the samples have them); exit 1 on a mutant no item kills that "
+                               "is not equivalent")
     validate.add_argument("--samples", type=Path, default=None, metavar="DIR",
                           help="folder with the sample submissions reference/ and template/ "
                                "(default: sample_submissions/<assignment> of this checkout)")
@@ -348,7 +353,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for line in report.lines:
         print(line)
     print(f"\n{report.summary()}")
-    return 0 if report.ok else 1
+    ok = report.ok
+    if args.mutants:
+        ok = _validate_mutants(rubric_path, args) and ok
+    return 0 if ok else 1
+
+
+def _validate_mutants(rubric_path: Path, args: argparse.Namespace) -> bool:
+    """Print the mutants' table; whether every non-equivalent mutant was killed."""
+    from grader.mutants import report_lines, run_mutants, whole_notebook_lines
+    from grader.rubric import load_rubric
+    from grader.validate import find_samples
+
+    rubric = load_rubric(rubric_path)
+    samples = find_samples(rubric, args.samples)
+    if samples is None:
+        print("\nmutants: SKIP, no sample submissions (a reference/ folder) to put the mutants in")
+        return True
+    verdicts = run_mutants(rubric, samples, isolation=args.isolation)
+    print("\nMutants of the graded functions (each put in the reference notebook and graded):")
+    for line in [*report_lines(verdicts), *whole_notebook_lines(rubric, samples, isolation=args.isolation)]:
+        print(line)
+    survivors = [v for v in verdicts if not v.killed_by and not v.equivalent]
+    print(f"\n{len(verdicts)} mutants: {sum(bool(v.killed_by) for v in verdicts)} killed, "
+          f"{sum(v.equivalent for v in verdicts)} equivalent, {len(survivors)} survived")
+    return not survivors
 
 
 def cmd_new_assignment(args: argparse.Namespace) -> int:
