@@ -10,6 +10,9 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
+import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +59,34 @@ def compare_runs(old_out: Path, rows: Sequence[BatchRow]) -> list[Change]:
     return changes
 
 
+MAX_RESULTS_BYTES = 16 * 2**20
+_ITEM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+
 def _item_scores(path: Path) -> dict[str, float] | None:
+    """The item scores of an earlier results.json: a regular file of bounded size, plain finite
+    numbers and plain item ids only (anything else reads as no results)."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        return {str(test["extra_data"]["item"]): float(test["score"]) for test in document["tests"]}
-    except (OSError, ValueError, KeyError, TypeError):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RESULTS_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            document = json.loads(handle.read(MAX_RESULTS_BYTES + 1))
+        scores: dict[str, float] = {}
+        for test in document["tests"]:
+            item, score = test["extra_data"]["item"], test["score"]
+            if (isinstance(item, str) and _ITEM_ID.fullmatch(item) and isinstance(score, (int, float))
+                    and not isinstance(score, bool) and math.isfinite(score)):
+                scores[item] = float(score)
+        return scores
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, MemoryError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def _shown(score: float | None) -> str:
@@ -78,7 +103,9 @@ def print_changes(changes: Sequence[Change], old_out: Path, out: TextIO) -> None
           file=out)
     for change in changes:
         sign = "+" if change.delta > 0 else ""
-        print(f"  {change.submission}  {change.item}  {_shown(change.before)} -> {_shown(change.after)}"
+        # Printable only: names come from files an earlier run (or anyone) left in OLD_OUT.
+        submission, item = (text if text.isprintable() else ascii(text) for text in (change.submission, change.item))
+        print(f"  {submission}  {item}  {_shown(change.before)} -> {_shown(change.after)}"
               f"  ({sign}{change.delta:g})", file=out)
 
 

@@ -72,3 +72,20 @@ def test_the_page_renders_in_a_browser(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1000:]
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_a_hostile_old_run_reads_as_no_results(tmp_path: Path) -> None:
+    """Deep nesting, a link to /dev/zero, NaN and odd item ids in OLD_OUT: no crash, no odd values."""
+    from grader.compare import _item_scores
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert _item_scores(deep) is None
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")
+    assert _item_scores(zero) is None
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"tests": [{"extra_data": {"item": "p1"}, "score": NaN},'
+                   ' {"extra_data": {"item": "\\u001b[31mred"}, "score": 1},'
+                   ' {"extra_data": {"item": "p2"}, "score": 2}]}', encoding="utf-8")
+    assert _item_scores(odd) == {"p2": 2.0}

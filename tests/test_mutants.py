@@ -58,3 +58,20 @@ def test_hw1_rubric_loads_for_mutants(tmp_path: Path) -> None:
     rubric = load_rubric(ROOT / "rubrics" / "hw1.yaml")
     reference = rubric.load_code_reference()
     assert mutants_of(reference.step) and mutants_of(reference.mlp_loss_and_grads)
+
+
+def test_inputs_restored_up_to_rounding_count_as_unchanged() -> None:
+    """x[i] += eps ... x[i] -= eps restores x to the last bits: not a change (a review found 0/6)."""
+    import numpy as np
+
+    from grader.checks.judges import Case, Rules, judge_values_inputs_unchanged
+    from grader.sandbox.session import Call, CallResult
+
+    x = np.array([0.1, 0.7, 1.3])
+    drifted = x + np.array([2**-54, 0.0, -(2**-53)])
+    call = Call("c", "numerical_grad", ("f", x))
+    rules = Rules(1e-6, 1e-9, True, "ok", True, "the exact gradient")
+    restored = {"c": CallResult("c", "ok", np.ones(3), ("f", drifted))}
+    assert judge_values_inputs_unchanged([Case(call, np.ones(3), ((1, "x"),))], restored, rules).passed
+    changed = {"c": CallResult("c", "ok", np.ones(3), ("f", x + 1e-5))}
+    assert not judge_values_inputs_unchanged([Case(call, np.ones(3), ((1, "x"),))], changed, rules).passed

@@ -51,3 +51,25 @@ def test_the_expressions_check_takes_the_rubric_variables_and_numbers() -> None:
     wrong = {"multiplications": "n*k", "big_o": "O(n^2)", "loss": "ln 2"}
     assert spec.function(wrong, WrittenContext("q", params, reference)).fraction == 0
     assert spec.validate({**params, "variables": ["nk"]}) is not None
+
+
+def test_a_power_after_a_bracketed_argument_applies_to_the_function() -> None:
+    """`ln(2)^2` is (ln 2)^2, not ln 4 (a review found a wrong answer given full marks)."""
+    assert read_number("ln(2)^2") == pytest.approx(math.log(2) ** 2)
+    assert not compare_number("ln(2)^2", LN4).passed
+    assert read_number("exp(1)^2") == pytest.approx(math.e**2)
+    assert read_number("exp -1") == pytest.approx(math.exp(-1))  # a bare argument may carry a sign
+    assert read_number("ln 2^2") == pytest.approx(LN4)
+
+
+def test_only_ascii_digits_and_spaces() -> None:
+    for text in ("ln \u0664", "ln\u20034"):
+        with pytest.raises(NumberError):
+            read_number(text)
+
+
+def test_non_ascii_variables_are_refused_when_the_rubric_loads() -> None:
+    spec = get_check("expressions")
+    assert spec is not None and spec.validate is not None
+    for bad in (["é"], ["E"], ["ß"], ["nk"]):
+        assert spec.validate(spec.with_defaults({"variables": bad})) is not None, bad

@@ -19,6 +19,9 @@ from grader.outcome import Outcome
 from grader.sandbox.types import Call, CallResult
 
 Results = Mapping[str, CallResult]
+# An input "left unchanged" may differ by rounding: x[i] += eps; ...; x[i] -= eps restores x only to
+# the last bits, and is what students write. A real change (an update in place) is far larger.
+UNCHANGED_RTOL, UNCHANGED_ATOL = 1e-12, 1e-12
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ def judge_values_inputs_unchanged(cases: Sequence[Case], results: Results, rules
         problem = mismatch(case.expected, result.value, rtol=rules.rtol, atol=rules.atol,
                            what=f"{shown} (compared with {rules.compared or 'the expected value'})")
         for index, name in case.unchanged:
-            if problem is None and mismatch(case.call.args[index], arg_after(result, index), rtol=0,
-                                            atol=0) is not None:
+            if problem is None and mismatch(case.call.args[index], arg_after(result, index), rtol=UNCHANGED_RTOL,
+                                            atol=UNCHANGED_ATOL) is not None:
                 problem = f"{shown} changed {name}; it must leave its input as it was."
         return problem
 
@@ -95,7 +98,10 @@ def judge_half_values_half_unchanged(cases: Sequence[Case], results: Results, ru
             before, later = case.call.args[index], arg_after(result, index)
             if isinstance(before, Mapping):
                 changed += [f"{name}[{key!r}]" for key in before if not isinstance(later, Mapping)
-                            or mismatch(before[key], later.get(key), rtol=0, atol=0) is not None]
+                            or mismatch(before[key], later.get(key), rtol=UNCHANGED_RTOL,
+                                        atol=UNCHANGED_ATOL) is not None]
+                if isinstance(later, Mapping):  # a key added to an input dict changes it too
+                    changed += [f"{name}[{key!r}] (added)" for key in later if key not in before]
         if changed:
             unchanged_ok = False
             lines.append(f"{case.call.function} changed its inputs ({', '.join(changed[:4])}); build a new "

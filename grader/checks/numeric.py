@@ -22,7 +22,7 @@ FUNCTIONS: dict[str, Callable[[float], float]] = {"ln": math.log, "log": math.lo
                                                   "sqrt": math.sqrt}
 CONSTANTS = {"e": math.e, "pi": math.pi, "π": math.pi}
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
-                    r"|(?P<name>[A-Za-zπ]+)|(?P<op>\*\*|[-+*/^()·×−]))")
+                    r"|(?P<name>[A-Za-zπ]+)|(?P<op>\*\*|[-+*/^()·×−]))", re.ASCII)
 
 
 class NumberError(ValueError):
@@ -172,8 +172,10 @@ class _Evaluator:
         if kind == "name" and word in CONSTANTS:
             return CONSTANTS[word]
         if kind == "name":
+            # `ln(2)^2` is (ln 2)^2: a bracketed argument is the group alone; a bare one may carry a
+            # sign or a power (`exp -1`, `ln 2^2`).
             self.nested()
-            argument = self.power()
+            argument = self.atom() if self.peek() == ("op", "(") else self.unary()
             self.depth -= 1
             try:
                 return FUNCTIONS[word](argument)

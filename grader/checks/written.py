@@ -64,9 +64,13 @@ def _validate_fields(params: Mapping[str, Any]) -> str | None:
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
             return f"fields.{key}.weight must be a positive number"
     variables = params["variables"]
-    if not variables or not all(isinstance(v, str) and len(v) == 1 and v.isalpha() and v not in "eO"
-                                for v in variables):
-        return "variables must list single letters (not e or O), such as [n, k]"
+    if not variables or not all(isinstance(v, str) and len(v) == 1 and v.isascii() and v.isalpha()
+                                and v not in "eEO" for v in variables):
+        return "variables must list single ASCII letters (not e, E or O), such as [n, k]"
+    try:
+        expressions.check_variables(frozenset(variables))
+    except ValueError as exc:
+        return f"variables: {exc}"
     return None
 
 
