@@ -388,7 +388,8 @@ def cmd_new_assignment(args: argparse.Namespace) -> int:
     written = create_assignment(args.name, PROJECT_ROOT, args.title)
     for path in written:
         print(path.relative_to(PROJECT_ROOT))
-    print(f"\nNext: grader validate --assignment {args.name} && grader grade --assignment {args.name}")
+    print(f"\nWritten in {PROJECT_ROOT} (the checkout this grader runs from).\n"
+          f"Next: grader validate --assignment {args.name} && grader grade --assignment {args.name}")
     return 0
 
 

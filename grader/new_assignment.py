@@ -286,7 +286,8 @@ def create_assignment(name: str, root: Path, title: str | None = None) -> list[P
         where = taken[0] if taken else root / "sample_submissions" / name
         raise GraderError(f"assignment {name!r} exists already ({where}); choose another name")
     if not (root / "reference_solutions" / "__init__.py").is_file():
-        raise GraderError(f"{root} holds no reference_solutions/ package: run this in the course's checkout")
+        raise GraderError(f"{root} holds no reference_solutions/ package (new-assignment writes into the "
+                          "checkout the grader is installed from, whatever the current folder)")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.format(name=name, title=title), encoding="utf-8")
