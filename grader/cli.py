@@ -361,7 +361,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _validate_mutants(rubric_path: Path, args: argparse.Namespace) -> bool:
     """Print the mutants' table; whether every non-equivalent mutant was killed."""
-    from grader.mutants import report_lines, run_mutants, whole_notebook_lines
+    from grader.mutants import item_lines, report_lines, run_mutants, whole_notebook_lines
     from grader.rubric import load_rubric
     from grader.validate import find_samples
 
@@ -372,7 +372,8 @@ def _validate_mutants(rubric_path: Path, args: argparse.Namespace) -> bool:
         return True
     verdicts = run_mutants(rubric, samples, isolation=args.isolation)
     print("\nMutants of the graded functions (each put in the reference notebook and graded):")
-    for line in [*report_lines(verdicts), *whole_notebook_lines(rubric, samples, isolation=args.isolation)]:
+    for line in [*report_lines(verdicts), "", "Per item:", *item_lines(verdicts), "",
+                 *whole_notebook_lines(rubric, samples, isolation=args.isolation)]:
         print(line)
     survivors = [v for v in verdicts if not v.killed_by and not v.equivalent]
     print(f"\n{len(verdicts)} mutants: {sum(bool(v.killed_by) for v in verdicts)} killed, "

@@ -58,6 +58,7 @@ class Verdict:
     mutant: Mutant
     killed_by: list[str] = field(default_factory=list)
     equivalent: bool = False
+    items: list[str] = field(default_factory=list)  # the items that call the mutated function
 
 
 def mutants_of(function: Callable[..., Any]) -> list[Mutant]:
@@ -118,35 +119,42 @@ def _set(node: Any, attribute: str, value: Any) -> bool:
 # ---------------------------------------------------------------- running them
 
 def run_mutants(rubric: Rubric, samples: Path, *, isolation: str | None = None,
-                functions: list[str] | None = None) -> list[Verdict]:
-    """Grade every mutant of every graded function (or `functions`) as a submission."""
+                functions: list[str] | None = None, jobs: int = 2) -> list[Verdict]:
+    """Grade every mutant of every graded function (or `functions`) as a submission, `jobs` at once
+    (each in its own sandbox, as students' code is)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reference: ModuleType = rubric.load_code_reference()
+    called = _functions_called(rubric, reference)
+    planned = [(mutant, called.get(name, []))
+               for name in functions or sorted(called)
+               if callable(getattr(reference, name, None))
+               for mutant in mutants_of(getattr(reference, name))]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        graded = list(pool.map(lambda job: _grade_mutant(job[0], job[1], rubric, samples, isolation), planned))
+    verdicts = [verdict for verdict in graded if verdict is not None]
+    for verdict, (_, items) in zip(graded, planned, strict=True):
+        if verdict is not None and not verdict.killed_by:
+            verdict.equivalent = _equivalent(verdict.mutant, reference, rubric, items)
+    return verdicts
+
+
+def _grade_mutant(mutant: Mutant, items: list[str], rubric: Rubric, samples: Path,
+                  isolation: str | None) -> Verdict | None:
+    """The reference submission with the mutant in place of its function, graded: which items lose points."""
     from grader.engine import GradeOptions, grade
     from grader.submission import open_submission
 
-    reference: ModuleType = rubric.load_code_reference()
-    notebook_name = rubric.files["notebook"]
-    base = samples / "reference"
-    called = _functions_called(rubric, reference)
-    verdicts: list[Verdict] = []
-    for name in functions or sorted(called):
-        function = getattr(reference, name, None)
-        if not callable(function):
-            continue
-        items = called.get(name, [])
-        for mutant in mutants_of(function):
-            with tempfile.TemporaryDirectory(prefix="grader-mutant-") as work:
-                folder = Path(work) / "submission"
-                shutil.copytree(base, folder)
-                (folder / "expected.json").unlink(missing_ok=True)
-                if not _replace_definition(folder / notebook_name, mutant):
-                    continue
-                submission = open_submission(folder, dict(rubric.files), Path(work) / "open")
-                report = grade(submission, rubric, GradeOptions(isolation=isolation, salt="mutants"))
-            verdict = Verdict(mutant, [r.item.id for r in report.results if r.item.id in items and not r.passed])
-            if not verdict.killed_by:
-                verdict.equivalent = _equivalent(mutant, reference, rubric, items)
-            verdicts.append(verdict)
-    return verdicts
+    with tempfile.TemporaryDirectory(prefix="grader-mutant-") as work:
+        folder = Path(work) / "submission"
+        shutil.copytree(samples / "reference", folder)
+        (folder / "expected.json").unlink(missing_ok=True)
+        if not _replace_definition(folder / rubric.files["notebook"], mutant):
+            return None
+        submission = open_submission(folder, dict(rubric.files), Path(work) / "open")
+        report = grade(submission, rubric, GradeOptions(isolation=isolation, salt="mutants"))
+    killed = [r.item.id for r in report.results if r.item.id in items and not r.passed]
+    return Verdict(mutant, killed, items=list(items))
 
 
 def _functions_called(rubric: Rubric, reference: ModuleType) -> dict[str, list[str]]:
@@ -220,6 +228,17 @@ def _same(a: Any, b: Any) -> bool:
                                 equal_nan=True))
     except (TypeError, ValueError):
         return False
+
+
+def item_lines(verdicts: list[Verdict]) -> list[str]:
+    """Per item: how many of the mutants of the functions it calls it kills."""
+    items = sorted({item for verdict in verdicts for item in verdict.items})
+    lines = []
+    for item in items:
+        mine = [v for v in verdicts if item in v.items]
+        lines.append(f"  {item:32} kills {sum(item in v.killed_by for v in mine):3} of {len(mine):3} mutants "
+                     f"of {', '.join(sorted({v.mutant.function for v in mine}))}")
+    return lines
 
 
 def report_lines(verdicts: list[Verdict]) -> list[str]:
