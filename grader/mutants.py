@@ -2,7 +2,8 @@
 
 For every function the notebook items call, small wrong versions of the reference are made from
 its syntax tree (an arithmetic or comparison operator swapped, a constant or an index off by one,
-an axis changed, a transpose dropped, a sign flipped, a constant returned), each put in place of
+an axis changed, a transpose dropped, a term or a factor dropped, a sign flipped, the value
+negated, a constant returned), each put in place of
 the reference's definition in the reference notebook, and the notebook graded as a student's is
 (in the sandbox). An item kills a mutant if it loses points. A mutant no item kills is either
 equivalent (the same values as the reference on many inputs drawn by the items' own generators,
@@ -30,7 +31,7 @@ import numpy as np
 from grader.master_notebook import BEGIN_SOLUTION, END_SOLUTION
 from grader.rubric import Rubric
 
-MAX_MUTANTS_PER_FUNCTION = 12
+MAX_MUTANTS_PER_FUNCTION = 16
 _SWAPS: dict[type, type] = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
                             ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
                             ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
@@ -107,8 +108,13 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Callable[[Any], bool]]]:
         yield "transpose dropped", lambda n: _set(n, "attr", "real")  # x.real is x for real arrays
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         yield "sign flipped", lambda n: _set(n, "op", ast.UAdd())
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        yield "a term dropped", lambda n: _set(n, "right", ast.Constant(0))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        yield "a factor dropped", lambda n: _set(n, "right", ast.Constant(1))
     if isinstance(node, ast.Return) and node.value is not None:
         yield "returns its value negated", lambda n: _set(n, "value", ast.UnaryOp(ast.USub(), n.value))
+        yield "returns a constant", lambda n: _set(n, "value", ast.Constant(0.0))
 
 
 def _set(node: Any, attribute: str, value: Any) -> bool:
