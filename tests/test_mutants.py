@@ -49,7 +49,9 @@ def test_the_command_prints_the_table(capsys) -> None:  # type: ignore[no-untype
     assert main(["validate", "--assignment", "hw2", "--mutants"]) == 0
     out = capsys.readouterr().out
     assert "conv1d                     " in out and "the untouched template: 0 notebook points" in out
-    assert "p3_conv1d                        kills   9 of   9 mutants of conv1d" in out  # per item
+    import re
+
+    assert re.search(r"p3_conv1d +kills +(\d+) of +\1 mutants of conv1d\n", out)  # per item: all of them
     assert out.rstrip().endswith("killed, 0 equivalent, 0 survived")
 
 
