@@ -28,7 +28,7 @@ EPILOG_GRADE = """examples:
   grader grade                                   # every assignment's samples (sample_submissions/*/)
   grader grade submissions/ --out out --jobs 2   # a folder of folders or zips
   grader grade assignment_123_export.zip         # Gradescope's "Export submissions"
-  grader grade --export hw1_download.zip         # the same export, saved under another name
+  grader grade --export course_download.zip         # the same export, saved under another name
   grader grade subs/ --dask tcp://10.0.0.5:8786  # on a Dask cluster (pip install 'grader[dask]')
   grader grade submissions/ --out out --force    # regrade even unchanged finished submissions
   grader grade subs/ --min-isolation namespaces  # refuse to grade unless bubblewrap isolates
@@ -45,7 +45,7 @@ by default, anything but rlimits) stops the run before anything is graded.
 
 EPILOG_GRADESCOPE = """examples:
   grader gradescope                              # inside Gradescope's container (run_autograder)
-  grader gradescope --root /tmp/autograder --rubric rubrics/hw1.yaml   # a local dry run
+  grader gradescope --root /tmp/autograder --rubric rubrics/hw3.yaml   # a local dry run
 """
 
 EPILOG_CHECK = """examples:
@@ -55,14 +55,14 @@ EPILOG_CHECK = """examples:
 """
 
 EPILOG_BUILD_AUTOGRADER = """examples:
-  grader build-autograder --assignment hw1       # writes autograder.zip for rubrics/hw1.yaml
-  grader build-autograder --rubric rubrics/hw1.yaml --out dist/hw1-autograder.zip
+  grader build-autograder --assignment hw3       # writes autograder.zip for rubrics/hw3.yaml
+  grader build-autograder --rubric rubrics/hw3.yaml --out dist/hw3-autograder.zip
 """
 
 EPILOG_VALIDATE = """examples:
-  grader validate --assignment hw1               # rubrics/hw1.yaml with sample_submissions/hw1/
-  grader validate --rubric /elsewhere/hw1.yaml   # samples still from this checkout
-  grader validate course/hw1.yaml --samples course/samples/hw1   # samples named explicitly
+  grader validate --assignment hw3               # rubrics/hw3.yaml with sample_submissions/hw3/
+  grader validate --rubric /elsewhere/hw3.yaml   # samples still from this checkout
+  grader validate course/hw3.yaml --samples course/samples/hw3   # samples named explicitly
 
 The samples folder holds reference/ (must earn full marks) and template/ (must earn 0 on
 notebook items). Without one, the proofs that need it are reported as SKIP.
@@ -70,7 +70,7 @@ notebook items). Without one, the proofs that need it are reported as SKIP.
 
 EPILOG_STUDENT_KIT = """examples:
   grader build-student-kit                       # writes student_kit/
-  grader build-student-kit --assignment hw1 --out handout/hw1
+  grader build-student-kit --assignment hw3 --out handout/hw3
 """
 
 

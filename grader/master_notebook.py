@@ -10,24 +10,19 @@ docs/authoring.md shows one; `python -m reference_solutions.<name>.build` writes
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 
+from grader.notebook import strip_blank_edges
+
 CELL_MARKER = re.compile(r"^# %%(?P<markdown> \[markdown\])?\s*$")
 BEGIN_SOLUTION = "# BEGIN SOLUTION"
 END_SOLUTION = "# END SOLUTION"
-
-
-def _strip_blank_edges(lines: list[str]) -> list[str]:
-    """Lines without leading and trailing blank lines."""
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return lines[start:end]
 
 
 def _uncomment_markdown(lines: list[str]) -> list[str]:
@@ -83,11 +78,11 @@ def percent_to_notebook(source_text: str, strip_solutions: bool) -> nbformat.Not
     }
     for index, (kind, lines) in enumerate(cells):
         if kind == "markdown":
-            source = "\n".join(_strip_blank_edges(_uncomment_markdown(lines)))
+            source = "\n".join(strip_blank_edges(_uncomment_markdown(lines)))
             cell = nbformat.v4.new_markdown_cell(source)
         else:
             code = _process_solutions(lines, strip_solutions)
-            cell = nbformat.v4.new_code_cell("\n".join(_strip_blank_edges(code)))
+            cell = nbformat.v4.new_code_cell("\n".join(strip_blank_edges(code)))
         # nbformat draws random cell ids; fixed ones keep the written bytes reproducible.
         cell.id = f"cell-{index:02d}"
         nb.cells.append(cell)
@@ -99,3 +94,30 @@ def notebook_text(source: Path, strip_solutions: bool) -> str:
     """The exact file contents of the reference (False) or template (True) notebook of `source`."""
     nb = percent_to_notebook(source.read_text(encoding="utf-8"), strip_solutions)
     return nbformat.writes(nb, version=4) + "\n"
+
+
+def build_command(prog: str, generated_texts: Callable[[], dict[Path, str]], train_all: Callable[[], None],
+                  repo_root: Path, argv: list[str] | None = None) -> int:
+    """An assignment's `build.py` command line: write (or with --check, verify) its generated
+    text files; --train also trains and writes weights. Exit 1 with --check if one is stale."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--train", action="store_true", help="also train and write weights")
+    parser.add_argument("--check", action="store_true", help="verify only, write nothing")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in generated_texts().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+            print(f"wrote {path.relative_to(repo_root)}")
+    if args.check:
+        for path in stale:
+            print(f"out of date: {path.relative_to(repo_root)}", file=sys.stderr)
+        return 1 if stale else 0
+    if args.train:
+        train_all()
+    return 0

@@ -232,7 +232,7 @@ def _script_notebook(text: str, name: str) -> NotebookFile:
         cells.pop(0)  # nothing before the first marker
     kinds, sources = [], []
     for kind, body in cells:
-        body = _strip_blank_edges(body)
+        body = strip_blank_edges(body)
         if kind != "code":
             body = [line[2:] if line.startswith("# ") else line[1:] if line.startswith("#") else line
                     for line in body]
@@ -241,7 +241,8 @@ def _script_notebook(text: str, name: str) -> NotebookFile:
     return _notebook(kinds, sources, name)
 
 
-def _strip_blank_edges(lines: list[str]) -> list[str]:
+def strip_blank_edges(lines: list[str]) -> list[str]:
+    """Lines without leading and trailing blank lines."""
     start, end = 0, len(lines)
     while start < end and not lines[start].strip():
         start += 1

@@ -18,7 +18,6 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from fractions import Fraction  # noqa: E402
@@ -147,27 +146,8 @@ def train_all() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write (or with --check, verify) the artefacts; --train adds weights."""
-    parser = argparse.ArgumentParser(prog="python -m reference_solutions.hw2.build")
-    parser.add_argument("--train", action="store_true", help="also train and write weights")
-    parser.add_argument("--check", action="store_true", help="verify only, write nothing")
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in generated_texts().items():
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == text:
-            continue
-        stale.append(path)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="\n")
-            print(f"wrote {path.relative_to(REPO_ROOT)}")
-    if args.check:
-        for path in stale:
-            print(f"out of date: {path.relative_to(REPO_ROOT)}", file=sys.stderr)
-        return 1 if stale else 0
-    if args.train:
-        train_all()
-    return 0
+    return master_notebook.build_command("python -m reference_solutions.hw2.build", generated_texts, train_all,
+                                         REPO_ROOT, argv)
 
 
 if __name__ == "__main__":
