@@ -408,7 +408,12 @@ def _grade_locally(
     todo: Sequence[SubmissionSource], rubric: Rubric, out_dir: Path, options: GradeOptions,
     jobs: int, rows: dict[str, BatchRow], progress: Callable[[int, int, float], None] | None,
 ) -> None:
-    """Grade `todo` on `jobs` local threads (each submission runs in its own child process)."""
+    """Grade `todo` here (`jobs` 1) or on `jobs` worker processes (grader.workers)."""
+    if jobs > 1 and len(todo) > 1:
+        from grader.workers import grade_in_processes  # here: it imports this module
+
+        grade_in_processes(todo, rubric, out_dir, options, jobs, rows, progress)
+        return
     started = time.perf_counter()
     done = 0
     lock = threading.Lock()

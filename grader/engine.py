@@ -358,7 +358,8 @@ def _grade(submission: Submission, rubric: Rubric, options: GradeOptions) -> Gra
     output = "\n\n".join([*_problem_lines(problems), *submission.notes, *top])
     layer = session.layer if session is not None else None
     # How the child confined itself (its own word, sent before any student code ran).
-    extra = {"confinement": {"landlock": session.landlock, "seccomp": session.seccomp}} if session else {}
+    extra = {"confinement": {"landlock": session.landlock, "seccomp": session.seccomp,
+                             "process": session.process}} if session else {}
     return GradeReport(submission, rubric, results, output, tuple(log), time.perf_counter() - started, layer,
                        extra)
 

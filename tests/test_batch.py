@@ -522,7 +522,8 @@ def test_a_full_disk_leaves_failures_a_rerun_grades(
     monkeypatch.setattr(grader.batch, "open_submission", open_submission)
     monkeypatch.setattr(grader.batch, "write_gradebook", write_gradebook)
 
-    assert main(["grade", str(subs), "--out", str(out), "--rubric", str(RUBRIC), "--jobs", "2"]) == 1
+    # --jobs 1: graded in this process, where the patches apply (not in worker processes)
+    assert main(["grade", str(subs), "--out", str(out), "--rubric", str(RUBRIC), "--jobs", "1"]) == 1
     captured = capsys.readouterr()
     failed = {"reference", "answer_key", "expression_injection"}
     assert "3 of 4 submissions could not be graded" in captured.err

@@ -22,7 +22,7 @@ from conftest import RUBRIC, SAMPLES
 from grader.engine import GradeOptions, grade
 from grader.notebook import CodeCell
 from grader.rubric import load_rubric
-from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session
+from grader.sandbox import Call, SessionLimits, available_layers, isolation, run_session, warm
 from grader.sandbox.landlock import landlock_abi
 from grader.sandbox.layers import common
 from grader.sandbox.runtime import MirrorError, mirror_runtime
@@ -96,6 +96,9 @@ def test_a_notebook_using_numpy_submodules_earns_full_marks(tmp_path: Path, laye
     confinement = document["extra_data"]["confinement"]
     assert confinement["landlock"].startswith("ABI ") == bool(landlock_abi())
     assert confinement["seccomp"] is (os.uname().machine in ("x86_64", "aarch64"))
+    # A warm fork where one can serve this layer, else a fresh interpreter and the reason why.
+    why_not = warm.unavailable_reason(layer)
+    assert confinement["process"] == (warm.WARM if why_not is None else f"{warm.FRESH} ({why_not})")
     lost = [(t["name"], t.get("output", "")[:300]) for t in document["tests"] if t["score"] < t["max_score"]]
     assert not lost, lost
 

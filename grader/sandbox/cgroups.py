@@ -62,6 +62,10 @@ class SessionCgroup:
                     pids.mkdir()
                     made.append(pids)
                     (pids / "pids.max").write_text(str(max_processes))
+                accounting = ROOT / "cpuacct" / own.get("cpuacct", "/").lstrip("/") / name
+                if (accounting.parent / "cpuacct.usage").exists():  # CPU accounting, no limit
+                    accounting.mkdir()
+                    made.append(accounting)
                 return cls(made)
             unified = ROOT if (ROOT / "cgroup.controllers").exists() else ROOT / "unified"
             controllers = (unified / "cgroup.controllers").read_text().split()
@@ -92,6 +96,19 @@ class SessionCgroup:
             except (OSError, ValueError):
                 continue
         return found
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used by every process that ran in the cgroup (0 where it cannot be read)."""
+        for folder in self.folders:
+            try:
+                if (folder / "cpuacct.usage").exists():  # v1: nanoseconds
+                    return int((folder / "cpuacct.usage").read_text()) / 1e9
+                for line in (folder / "cpu.stat").read_text().splitlines():  # v2: always there
+                    if line.startswith("usage_usec "):
+                        return int(line.split()[1]) / 1e6
+            except (OSError, ValueError, IndexError):
+                continue
+        return 0.0
 
     def kill_all(self, timeout: float = 5.0) -> bool:
         """SIGKILL every process of the session until none is left; whether it emptied in time."""

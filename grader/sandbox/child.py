@@ -687,6 +687,8 @@ def _seed_workdir(source, target, drop):
     import shutil
 
     shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    # copytree gave the working folder the source's mode: writable by everyone again (sticky).
+    os.chmod(target, 0o1777)
     for folder, dirs, files in os.walk(target):
         for name in dirs + files:
             path = os.path.join(folder, name)
@@ -711,16 +713,24 @@ def _confine(rules):
 
 
 def main():
-    """Read the request, confine this process, then run the cells and the calls."""
+    """Read the header: serve one session in this process, or (warm) fork a child per session."""
     # Two lines: the header (how to confine this process) comes at once, so the interpreter and
     # numpy start while the grader still plans its calls; the body (cells, calls) comes after.
-    request = json.loads(sys.stdin.buffer.readline())
+    header = json.loads(sys.stdin.buffer.readline())
+    if header.get("warm"):
+        _zygote(header)
+    else:
+        _serve(header, sys.stdin.buffer.read)
+
+
+def _serve(request, read_body):
+    """Confine this process as the header says, read the body, then run the cells and calls."""
     # The protocol keeps the original stdout; fd 1 now joins fd 2, so stray writes never reach it.
     proto = os.dup(1)
     os.dup2(2, 1)
     sys.dont_write_bytecode = True
     _apply_limits(request["rlimits"])
-    sys.path[:0] = request["path"]
+    sys.path[:0] = [p for p in request["path"] if p not in sys.path]
     if request.get("seed"):
         _seed_workdir(request["seed"], request["cwd"], request["drop"])
     # Before numpy starts its BLAS threads: Landlock confines only threads started after it.
@@ -734,7 +744,7 @@ def main():
     # As in Jupyter, modules beside the notebook (or written by %%writefile) can be imported;
     # last on the path, so that they never shadow numpy or the standard library.
     sys.path.append(request["cwd"])
-    request.update(json.loads(sys.stdin.buffer.read()))
+    request.update(json.loads(read_body()))
     null = os.open(os.devnull, os.O_RDONLY)  # no student code can read the request again
     os.dup2(null, 0)
     os.close(null)
@@ -750,9 +760,142 @@ def main():
     harness.run_calls()
 
 
-if __name__ == "__main__":
+def _read_stdin_fd():
+    """Everything left on fd 0 (a warm child's body), without Python's buffered stdin (which
+    belongs to the zygote's own stdin)."""
+    parts: list = []
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+
+
+# ---------------------------------------------------------------- the warm process (zygote)
+# As root in the namespaces layer, one process per grading worker imports numpy once and forks a
+# child per session. It never receives a submission, a reference or a hidden input: only, per
+# session, the header (how to confine the child) and the child's pipes. The fork ("keeper") makes
+# new mount, IPC and PID namespaces and forks the session's process, which is PID 1 there (when
+# it dies, the kernel kills everything it started), mounts its own size-capped /submission and
+# /tmp, copies its files in, and confines itself exactly as a fresh child does (rlimits,
+# Landlock, its own uid, seccomp) before any student code runs. The keeper reports how the
+# session's process ended on a status pipe. After each session the zygote kills every process
+# in its PID namespace but itself, so nothing of one session is left for the next.
+
+_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
+_MS_REC, _MS_PRIVATE = 0x4000, 0x40000
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _zygote(header):
+    """Import numpy once, then fork a confined child per "fork" command until the socket closes."""
+    import ctypes
+    import socket
+
+    sys.dont_write_bytecode = True
+    sys.path[:0] = header["path"]
+    import numpy  # noqa: F401  (the point: every child inherits it already imported)
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back here, to be reaped
+    control = socket.socket(fileno=os.dup(0))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    control.send(_dumps({"t": "warm", "pid": os.getpid()}).encode())
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
+        except OSError:
+            return
+        if not message:
+            return  # the grader closed its end: the sandbox ends with this process
+        command = json.loads(message)
+        _kill_all_but_me()  # one session at a time, whatever the grader asked before
+        if command.get("op") == "fork" and len(fds) == 4:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                _keeper(libc, command["header"], fds)  # never returns
+            reply = {"t": "forked"}
+        else:
+            reply = {"t": "stopped"}
+        for fd in fds:
+            os.close(fd)
+        control.send(_dumps(reply).encode())
+
+
+def _kill_all_but_me():
+    """SIGKILL every process of this PID namespace but this one (and bwrap's init), reap them all."""
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _keeper(libc, header, fds):
+    """In the zygote's fork: new namespaces, and their init, which runs the session's process."""
     try:
-        main()
+        if libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWPID) != 0:
+            raise OSError(ctypes_errno(), "unshare of the session's namespaces failed")
+        if os.fork() == 0:
+            _session_init(libc, header, fds)  # never returns
+    except BaseException as exc:
+        os.write(2, f"grader warm keeper failed: {exc!r}\n".encode("utf-8", "replace"))
+        os._exit(1)
+    # The init is adopted by the zygote (a subreaper), which reaps it after the session.
+    os._exit(0)
+
+
+def _session_init(libc, header, fds):
+    """PID 1 of the session's namespaces: its own /submission and /tmp, then the session's
+    process (PID 2), whose end it reports; when it exits the kernel kills all the session left."""
+    stdin_r, stdout_w, stderr_w, status_w = fds
+    try:
+        if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+            raise OSError(ctypes_errno(), "could not make the mounts private")
+        for target, size in header["mounts"].items():
+            options = f"size={int(size)},mode=1777".encode()
+            if libc.mount(b"tmpfs", target.encode(), b"tmpfs", 0, options) != 0:
+                raise OSError(ctypes_errno(), f"could not mount the session's {target}")
+        pid = os.fork()
+        if pid == 0:
+            for target, fd in enumerate((stdin_r, stdout_w, stderr_w)):
+                os.dup2(fd, target)
+            os.closerange(3, 1 << 16)  # nothing of the zygote's (its control socket) stays open
+            os.chdir(header["cwd"])
+            _run_guarded(lambda: _serve(header, _read_stdin_fd))
+        for fd in (stdin_r, stdout_w, stderr_w):
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            report = f"signal {os.WTERMSIG(status)}"
+        else:
+            report = f"exit {os.waitstatus_to_exitcode(status)}"
+        os.write(status_w, report.encode())
+        os._exit(0)
+    except BaseException as exc:
+        os.write(stderr_w, f"grader warm session failed to start: {exc!r}\n".encode("utf-8", "replace"))
+        os.write(status_w, f"exit {HARNESS_FAULT_EXIT}".encode())  # type: ignore[name-defined]  # noqa: F821
+        os._exit(1)
+
+
+def ctypes_errno():
+    """The errno of the last ctypes call."""
+    import ctypes
+
+    return ctypes.get_errno()
+
+
+def _run_guarded(body):
+    """Run the harness; a fault of the harness itself ends the process with HARNESS_FAULT_EXIT."""
+    try:
+        body()
     except BaseException as exc:
         # Only harness faults land here (student faults are reported per cell or call): before
         # student code ran, for the grader's staff in full; after, only what went wrong.
@@ -764,3 +907,7 @@ if __name__ == "__main__":
         os._exit(HARNESS_FAULT_EXIT)  # type: ignore[name-defined]  # noqa: F821  (protocol.py)
     # os._exit: no atexit handlers, finalizers or non-daemon threads of the student run after us.
     os._exit(0)
+
+
+if __name__ == "__main__":
+    _run_guarded(main)

@@ -26,6 +26,8 @@ from grader.sandbox.layers.base import is_root
 from grader.sandbox.layers.common import chown_tree, copy_tree, packages, python_executable
 from grader.sandbox.layers.namespaces import wait_gone
 from grader.sandbox.layers.uid import ENV_USER, pids_of
+from grader.sandbox.warm import FRESH, POOL, WARM, WarmKey, WarmProcess
+from grader.sandbox.warm import unavailable_reason as warm_unavailable_reason
 
 if TYPE_CHECKING:
     from grader.sandbox.session import SessionLimits
@@ -78,18 +80,23 @@ class Sandbox:
         self.cgroup: SessionCgroup | None = None
         self.root: Path | None = None
         self.isolation: Layer | None = None
+        self.warm: WarmProcess | None = None
+        self.process_mode = FRESH  # "warm fork", or "fresh interpreter (why not warm)"
         try:
             isolation = layer_class(layer)(self)
             self.isolation = isolation
             isolation.prepare(secret_paths)
+            self.masks = [Path(p).resolve() for p in secret_paths]
+            self._take_warm()
             # Where the child's working copy lives: a folder the child's user can reach.
             self.root = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=isolation.temp_base()))
             self.ids = isolation.ids
             self.rlimits = self._rlimits()
             # The whole session's memory and processes, where cgroups can be made (root on Linux).
             # memory_mb then bounds all the session's processes together (and its tmpfs files).
+            # (A warm process has a cgroup of its own, which its one session at a time shares.)
             self.cgroup = (SessionCgroup.create(limits.memory_mb * 2**20, limits.max_processes)
-                           if self.root_user and layer != "rlimits" else None)
+                           if self.root_user and layer != "rlimits" and self.warm is None else None)
             for stronger in LAYERS[:LAYERS.index(layer)]:
                 # Staff should know why a stronger layer was not used (e.g. a container's seccomp).
                 reason = unavailable_reason(stronger)
@@ -106,8 +113,36 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _take_warm(self) -> None:
+        """Check out a warm process for this session where one can serve (see warm.py)."""
+        reason = warm_unavailable_reason(self.layer)
+        if reason is None:
+            limits = self.limits
+            key = WarmKey(tuple(map(str, self.packages)), tuple(map(str, self.masks)), limits.file_mb,
+                          limits.memory_mb, limits.max_processes)
+            try:
+                self.warm = POOL.acquire(key, self.packages, self.masks)
+            except (IsolationError, OSError) as exc:
+                reason = f"the warm process did not start: {exc}"
+                self.notices.append(f"A fresh interpreter ran the notebook: {reason}.")
+        self.process_mode = WARM if self.warm is not None else f"{FRESH} ({reason})"
+
+    def replace_warm(self, why: str) -> None:
+        """The warm process failed to fork: a new one, or a fresh interpreter from now on."""
+        if self.warm is not None:
+            self.warm.kill()
+            POOL.release(self.warm)
+            self.warm = None
+        self.notices.append(f"The warm process failed ({why}); the session went on with a fresh one.")
+        self._take_warm()
+        if self.warm is None and self.cgroup is None and self.root_user:
+            self.cgroup = SessionCgroup.create(self.limits.memory_mb * 2**20, self.limits.max_processes)
+
     def close(self) -> None:
         """Remove the temporary files and the cgroup, and give back what the layer took."""
+        if self.warm is not None:
+            POOL.release(self.warm)
+            self.warm = None
         try:
             if self.cgroup is not None:
                 self.cgroup.close()

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import IO, Any, Protocol
 
 from grader.sandbox import wire
 
@@ -32,6 +32,73 @@ class Signal(enum.Enum):
 ENDED, TIMED_OUT = Signal.ENDED, Signal.TIMED_OUT
 
 
+class ChildHandle(Protocol):
+    """A running child as the reader sees it: its three pipes and how to learn that it ended."""
+
+    @property
+    def stdin(self) -> IO[bytes] | None:
+        """Where the request goes."""
+
+    @property
+    def stdout(self) -> IO[bytes] | None:
+        """The protocol pipe."""
+
+    @property
+    def stderr(self) -> IO[bytes] | None:
+        """The raw output pipe (the child's fds 1 and 2)."""
+
+    def exit_fd(self) -> int | None:
+        """An fd that becomes readable when the child has ended (None: poll `exit_status`)."""
+
+    def exit_status(self) -> tuple[str, int] | None:
+        """("exit", code) or ("signal", number) once the child has ended, without reaping it."""
+
+    def close(self) -> None:
+        """Release what the handle holds besides the pipes (called after the child is gone)."""
+
+
+class PopenChild:
+    """A child started with subprocess (a fresh interpreter, maybe inside bwrap)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], *, wrapped: bool) -> None:
+        self.process = process
+        self.stdin, self.stdout, self.stderr = process.stdin, process.stdout, process.stderr
+        self.wrapped = wrapped  # bwrap reports a child killed by signal N as exit code 128 + N
+        self.pidfd: int | None = None
+
+    def exit_fd(self) -> int | None:
+        if self.pidfd is None and hasattr(os, "pidfd_open"):
+            try:
+                self.pidfd = os.pidfd_open(self.process.pid)
+            except OSError:
+                self.pidfd = None
+        return self.pidfd
+
+    def exit_status(self) -> tuple[str, int] | None:
+        if os.name != "posix" or not hasattr(os, "waitid"):  # Windows; macOS before Python 3.13
+            code = self.process.poll()
+            if code is None:
+                return None
+            return ("signal", -code) if code < 0 else ("exit", code)
+        try:
+            info = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return None
+        if info is None:
+            return None
+        if info.si_code == os.CLD_EXITED:
+            if self.wrapped and info.si_status > 128:
+                return "signal", info.si_status - 128
+            return "exit", info.si_status
+        return "signal", info.si_status
+
+    def close(self) -> None:
+        """Release the pidfd."""
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
 class Reader:
     """The child's protocol lines and raw output, read with deadlines; survives garbage and floods.
 
@@ -41,11 +108,10 @@ class Reader:
     discarded, and MAX_GARBAGE_BYTES of discarded data end the child.
     """
 
-    def __init__(self, process: subprocess.Popen[bytes], output_cap: int, *, wrapped: bool) -> None:
+    def __init__(self, process: ChildHandle, output_cap: int) -> None:
         assert process.stdout is not None and process.stderr is not None
         self.process = process
         self.output_cap = output_cap
-        self.wrapped = wrapped  # bwrap reports a child killed by signal N as exit code 128 + N
         self.lines: deque[bytes] = deque()
         self.buffer = bytearray()
         self.discarding = False
@@ -180,22 +246,7 @@ class Reader:
 
     def end_status(self) -> tuple[str, int] | None:
         """("exit", code) or ("signal", number) if the child has ended, without reaping it."""
-        if os.name != "posix" or not hasattr(os, "waitid"):  # Windows; macOS before Python 3.13
-            code = self.process.poll()
-            if code is None:
-                return None
-            return ("signal", -code) if code < 0 else ("exit", code)
-        try:
-            info = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            info = None
-        if info is None:
-            return None
-        if info.si_code == os.CLD_EXITED:
-            if self.wrapped and info.si_status > 128:
-                return "signal", info.si_status - 128
-            return "exit", info.si_status
-        return "signal", info.si_status
+        return self.process.exit_status()
 
     def notes(self) -> list[str]:
         """Notices about tampering with the protocol channel, for the staff."""
@@ -211,30 +262,28 @@ class Reader:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+        self.process.close()
 
 
 class _SelectorPump:
-    """POSIX: non-blocking pipes in one thread, and a pidfd (Linux) or polling for the exit."""
+    """POSIX: non-blocking pipes in one thread, and an exit fd (a pidfd, or a warm child's status
+    pipe) or polling for the exit."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: ChildHandle) -> None:
         assert process.stdout is not None and process.stderr is not None
-        self.pid = process.pid
+        self.process = process
         self.selector = selectors.DefaultSelector()
         self.raw_stream = process.stderr
         self.fds = {"proto": process.stdout.fileno(), "raw": process.stderr.fileno()}
         for name, fd in self.fds.items():
             os.set_blocking(fd, False)
             self.selector.register(fd, selectors.EVENT_READ, name)
-        self.pidfd: int | None = None
-        if hasattr(os, "pidfd_open"):
-            try:
-                self.pidfd = os.pidfd_open(self.pid)
-                self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
-            except OSError:
-                self.pidfd = None
+        self.exit_fd = process.exit_fd()
+        if self.exit_fd is not None:
+            self.selector.register(self.exit_fd, selectors.EVENT_READ, "exit")
 
     def wait(self, timeout: float) -> list[tuple[str, bytes]]:
-        if self.pidfd is None:
+        if self.exit_fd is None:
             timeout = min(timeout, 0.05)
         events: list[tuple[str, bytes]] = []
         for key, _ in self.selector.select(timeout):
@@ -243,18 +292,19 @@ class _SelectorPump:
                 events.append(("exit", b""))
             else:
                 events.extend(self._read(key.data))
-        if self.pidfd is None and self._exited():
+        if self.exit_fd is None and self._exited():
             events.append(("exit", b""))
         return events
 
     def _exited(self) -> bool:
-        try:
-            if not hasattr(os, "waitid"):  # macOS before Python 3.13: ask without reaping
-                os.kill(self.pid, 0)
-                return _is_zombie(self.pid)
-            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except (ChildProcessError, ProcessLookupError):
-            return True
+        pid = getattr(getattr(self.process, "process", None), "pid", None)
+        if pid is not None and not hasattr(os, "waitid"):  # macOS before Python 3.13
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return _is_zombie(pid)
+        return self.process.exit_status() is not None
 
     def _read(self, name: str) -> list[tuple[str, bytes]]:
         fd = self.fds.get(name)
@@ -290,14 +340,12 @@ class _SelectorPump:
 
     def close(self) -> None:
         self.selector.close()
-        if self.pidfd is not None:
-            os.close(self.pidfd)
 
 
 class _ThreadPump:
     """Windows: pipes cannot be selected there, so threads read them into a queue."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: ChildHandle) -> None:
         assert process.stdout is not None and process.stderr is not None
         self.queue: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.ignore_raw = False
@@ -305,8 +353,13 @@ class _ThreadPump:
             threading.Thread(target=self._pipe, args=(name, stream.fileno()), daemon=True).start()
         threading.Thread(target=self._wait, args=(process,), daemon=True).start()
 
-    def _wait(self, process: subprocess.Popen[bytes]) -> None:
-        process.wait()
+    def _wait(self, process: ChildHandle) -> None:
+        popen = getattr(process, "process", None)
+        if popen is not None:
+            popen.wait()
+        else:
+            while process.exit_status() is None:
+                time.sleep(0.05)
         self.queue.put(("exit", b""))
 
     def _pipe(self, name: str, fd: int) -> None:

@@ -97,12 +97,13 @@ class PendingSession:
                 runner.notices.append("The child's seccomp filter was not installed (not Linux x86_64/aarch64, "
                                       "or the kernel refused it): no socket, keyring or ptrace rule applied.")
             notices = tuple(dict.fromkeys([*self.sandbox.notices, *runner.notices]))
+            process = self.sandbox.process_mode
         finally:
             self.close()
         return SessionReport(self.layer, runner.cell_reports(),
                              runner.call_results(defined_elsewhere or {}), notices,
                              time.monotonic() - self.started, runner.student_notes(), runner.landlock,
-                             runner.seccomp)
+                             runner.seccomp, process)
 
     def close(self) -> None:
         """Stop a child that was started but not used, and remove the sandbox's files."""

@@ -1,47 +1,52 @@
-"""Starting one child: its program (protocol facts, Landlock, harness) and its first line."""
+"""Starting one child: a fresh interpreter (its program and its first line) or a warm fork."""
 
 from __future__ import annotations
 
 import json
-import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from grader.sandbox.isolation import Sandbox
+from grader.sandbox.child_source import CHILD_SOURCE
+from grader.sandbox.isolation import IsolationError, Sandbox
 from grader.sandbox.protocol import HEADER_KEYS
-from grader.sandbox.reader import Reader
-from grader.sandbox.types import SessionLimits
+from grader.sandbox.reader import PopenChild, Reader
+from grader.sandbox.types import SandboxError, SessionLimits
 
-# The child's program: the protocol's shared facts, the Landlock module, then the harness (it
-# never imports `grader`).
-CHILD_SOURCE = "\n\n".join(Path(__file__).with_name(name).read_text(encoding="utf-8")
-                             for name in ("protocol.py", "landlock.py", "child.py"))
+__all__ = ["CHILD_SOURCE", "Spawned", "spawn_child"]
 
 
 @dataclass
 class Spawned:
-    """A started child that has been sent its header, waiting for its body."""
+    """A started child that has its header, waiting for its body."""
 
-    sandbox: Sandbox
-    process: subprocess.Popen[bytes]
     reader: Reader
+    halt: Callable[[], None]  # kills the child and everything it started
     stopped: bool = False
 
     def stop(self) -> None:
         """Kill the child and everything it started; safe to call again."""
         if not self.stopped:
             self.stopped = True
-            self.sandbox.stop(self.process)
-            self.reader.close()
+            try:
+                self.halt()
+            finally:
+                self.reader.close()
 
 
 def spawn_child(sandbox: Sandbox, limits: SessionLimits) -> Spawned:
-    """Start a child and send the header that confines it."""
+    """Start a child: forked from the session's warm process if it has one, else a fresh one."""
+    if sandbox.warm is not None:
+        try:
+            return Spawned(*sandbox.warm.spawn(sandbox, limits))
+        except (IsolationError, SandboxError, OSError) as exc:
+            sandbox.replace_warm(str(exc))
+            if sandbox.warm is not None:
+                return Spawned(*sandbox.warm.spawn(sandbox, limits))
     launch = sandbox.launch(CHILD_SOURCE)
     header = {"path": launch.path, "cwd": launch.workdir, "drop": launch.drop,
               "rlimits": launch.rlimits, "landlock": launch.landlock, "seed": launch.seed}
     assert tuple(header) == HEADER_KEYS  # the child reads these keys (protocol.py)
     process = sandbox.spawn(launch)
-    reader = Reader(process, limits.output_bytes, wrapped=sandbox.layer == "namespaces")
+    reader = Reader(PopenChild(process, wrapped=sandbox.layer == "namespaces"), limits.output_bytes)
     reader.send_header(json.dumps(header, allow_nan=False).encode() + b"\n")
-    return Spawned(sandbox, process, reader)
+    return Spawned(reader, lambda: sandbox.stop(process))

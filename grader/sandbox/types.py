@@ -76,6 +76,7 @@ class SessionReport:
     student_notes: tuple[str, ...] = ()  # what the student reads about the notebook as a whole
     landlock: str = "not used"  # "ABI 7", or why the child could not confine itself with it
     seccomp: bool = False  # whether the child installed its seccomp filter (Linux x86_64/aarch64)
+    process: str = "fresh interpreter"  # or "warm fork"; a fresh interpreter says why not warm
 
 
 class SandboxError(GraderError):

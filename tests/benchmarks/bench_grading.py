@@ -180,8 +180,10 @@ def _tree(pid):
 def _sample(reader):
     seen = reader.__dict__.setdefault("_bench_cpu", {})
     first = "_bench_pids" not in reader.__dict__
+    if not hasattr(reader.process, "process"):
+        return  # forked from a warm process: its CPU is read from the warm process's cgroup
     if first:
-        reader._bench_pids = _tree(reader.process.pid)  # bwrap, its init, the child's Python
+        reader._bench_pids = _tree(reader.process.process.pid)  # bwrap, its init, the child's Python
         reader._bench_messages = 0
     reader._bench_messages += 1
     # bwrap only sets up and waits: read it once; the child's Python (last) at every message.
@@ -220,13 +222,24 @@ def _observe_close(original):
         return original(self, *args, **kwargs)
     return close
 
+def _warm_cpu():
+    try:
+        from grader.sandbox.warm import cpu_seconds_so_far
+    except ImportError:
+        return 0.0
+    return cpu_seconds_so_far()
+
 def _observe_grade_one(original):
     def grade_one(source, *args, **kwargs):
         _local.acc = acc = {"sandbox_cpu": 0.0, "messages": 0}
-        w0, t0, p0 = time.perf_counter(), _thread_cpu(), _process_cpu()
+        w0, t0, p0, z0 = time.perf_counter(), _thread_cpu(), _process_cpu(), _warm_cpu()
         try:
             return original(source, *args, **kwargs)
         finally:
+            # Children forked by warm processes: their cgroups' CPU meanwhile (with --jobs 1 only
+            # this submission's; with more jobs the others' overlap, so it is not counted there).
+            if _totals.get("jobs") == 1:
+                acc["sandbox_cpu"] += _warm_cpu() - z0
             # Thread CPU is this submission's own; process CPU also holds helper threads (BLAS),
             # and with --jobs 1 nothing else runs meanwhile, so it is this submission's too.
             record = {"name": source.name, "wall": time.perf_counter() - w0,
@@ -246,8 +259,10 @@ if _hook_path and sys.platform.startswith("linux") and hasattr(grader.batch, "gr
         hooked = True
     except (ImportError, AttributeError):
         pass
+_totals["jobs"] = int(sys.argv[sys.argv.index("--jobs") + 1]) if "--jobs" in sys.argv else 1
 code = main(sys.argv[1:])
 if hooked:
+    _totals["sandbox_cpu"] += _warm_cpu()  # all warm processes' children, whatever the jobs
     own = resource.getrusage(resource.RUSAGE_SELF)
     with open(_hook_path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps({"final": True, "self_cpu": own.ru_utime + own.ru_stime,
@@ -374,6 +389,42 @@ def _wait_with_usage(process: subprocess.Popen[bytes]) -> tuple[int, resource.st
     return process.returncode, usage
 
 
+def _accounting_group(label: str) -> Path | None:
+    """A cgroup v1 `cpuacct` group for one run (as root): the CPU of every process the run starts,
+    its worker processes and their sandboxes included, however they are reaped. None elsewhere."""
+    base = Path("/sys/fs/cgroup/cpuacct")
+    if os.geteuid() != 0 or not (base / "cpuacct.usage").exists():
+        return None
+    own = "/"
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpuacct" in controllers.split(","):
+            own = path
+    folder = base / own.lstrip("/") / f"bench-{os.getpid()}-{label}"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
+def _group_cpu(folder: Path | None) -> float | None:
+    """CPU seconds the group's processes used, then the group removed (None if there is none)."""
+    if folder is None:
+        return None
+    try:
+        usage = int((folder / "cpuacct.usage").read_text()) / 1e9
+    except (OSError, ValueError):
+        return None
+    for _ in range(100):  # its last processes may still be exiting
+        try:
+            folder.rmdir()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return usage
+
+
 def run_grader(subs_dir: Path, out_dir: Path, jobs: int, work: Path) -> tuple[RunFigures, RunFigures]:
     """`grader grade --jobs J --force` on subs_dir: the run's figures and results.json's execution_time."""
     hook = work / f"hook-{out_dir.name}.jsonl"
@@ -384,12 +435,16 @@ def run_grader(subs_dir: Path, out_dir: Path, jobs: int, work: Path) -> tuple[Ru
     if TIME_BIN.exists():
         command = [str(TIME_BIN), "-v", "-o", str(time_file), *command]
     env = {**os.environ, "BENCH_HOOK_OUT": str(hook)}
+    group = _accounting_group(out_dir.name)
+    if group is not None:
+        command = ["/bin/sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "bench", *command]
     stdout, stderr = work / f"stdout-{out_dir.name}.txt", work / f"stderr-{out_dir.name}.txt"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
         code, usage = _wait_with_usage(process)
         wall = time.perf_counter() - started
+    group_cpu = _group_cpu(group)
     if code not in (0, 1):  # 1 = a sample's expected.json disagrees; ours have none
         tail = stderr.read_text(encoding="utf-8", errors="replace")[-2000:]
         raise SystemExit(f"bench: grader --jobs {jobs} exited with {code}:\n{tail}")
@@ -419,6 +474,13 @@ def run_grader(subs_dir: Path, out_dir: Path, jobs: int, work: Path) -> tuple[Ru
         run.notes.append("no per-submission hook (grader internals changed?): wall per submission is "
                          "results.json execution_time; CPU is wait4's, which misses killed children")
         run.walls = [float(d.get("execution_time", 0.0)) for d in documents]
+    if group_cpu is not None:
+        # Exact: every process of the run, sandboxes and worker processes included.
+        run.total_cpu = group_cpu
+        if jobs > 1 or not run.cpus:
+            # Worker processes are not hooked: the mean per submission, from the total.
+            run.cpus = [group_cpu / max(len(documents), 1)] * len(documents)
+            run.notes.append("CPU per submission: the run's total CPU (its cgroup) / N")
     execution = RunFigures(f"grader --jobs {jobs}, results.json execution_time", len(documents),
                            float("nan"), [float(d.get("execution_time", 0.0)) for d in documents])
     return run, execution
@@ -685,6 +747,17 @@ def spawn(self, launch):
         rec["_spawned"] = time.perf_counter()
     return original_spawn(self, launch)
 isolation.Sandbox.spawn = spawn
+try:  # a child forked from a warm process (grader/sandbox/warm.py) starts here instead
+    import grader.sandbox.warm as warm_module
+    original_warm_spawn = warm_module.WarmProcess.spawn
+    def warm_spawn(self, sandbox, limits):
+        rec = current.get(threading.get_ident())
+        if rec is not None:
+            rec["_spawned"] = time.perf_counter()
+        return original_warm_spawn(self, sandbox, limits)
+    warm_module.WarmProcess.spawn = warm_spawn
+except (ImportError, AttributeError):
+    pass
 import grader.sandbox.reader as reader_module
 original_next = reader_module.Reader.next_message
 def next_message(self, deadline):
@@ -716,7 +789,7 @@ for r in records:
     cells_end = r.get("_cell", max(ready, began))
     calls_end = r.get("_call", cells_end)
     rows.append({
-        "child: start (bwrap + interpreter + numpy import), overlapping the checks below":
+        "child: start (a warm fork, or bwrap + interpreter + numpy import), overlapping the checks below":
             ready - spawned,
         "parent: read notebook (nbformat)": r["read_notebook"],
         "parent: start the sandbox (dir, copy, spawn)": r["start"],

@@ -137,8 +137,12 @@ def _site_dirs() -> list[Path]:
 
 
 def bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
-               file_mb: int = 64, fds: list[int] | None = None) -> list[str]:
-    """The bwrap command line; the fds of files it copies are appended to `fds` (pass them on)."""
+               file_mb: int = 64, fds: list[int] | None = None,
+               read_only: Sequence[tuple[Path, str]] = ()) -> list[str]:
+    """The bwrap command line; the fds of files it copies are appended to `fds` (pass them on).
+
+    `read_only` binds more host folders, read-only, at the given places (the warm process's seeds).
+    """
     if fds is None:
         fds = []
     if is_root():
@@ -181,6 +185,8 @@ def bwrap_argv(work: Path, packages: list[Path], masks: list[Path],
     for source in packages:
         argv += ["--ro-bind", str(source), f"{SANDBOX_PACKAGES}/{source.name}"]
     argv += [*_tmpfs("/tmp", file_mb * 2**20, sized), "--proc", "/proc", "--dev", "/dev"]
+    for source, target in read_only:
+        argv += ["--ro-bind", str(source), target]
     # The working folder is a size-capped tmpfs (a disk quota: writes cannot fill the grader's
     # disk) holding writable copies of the submission's files, which bwrap copies from fds.
     copies: list[str] = []
