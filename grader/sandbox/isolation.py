@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,7 @@ class Sandbox:
         self.root: Path | None = None
         self.isolation: Layer | None = None
         self.warm: WarmProcess | None = None
+        self.warm_pending: Future[WarmProcess] | None = None  # starting meanwhile (warm_process)
         self.process_mode = FRESH  # "warm fork", or "fresh interpreter (why not warm)"
         try:
             isolation = layer_class(layer)(self)
@@ -96,7 +98,7 @@ class Sandbox:
             # memory_mb then bounds all the session's processes together (and its tmpfs files).
             # (A warm process has a cgroup of its own, which its one session at a time shares.)
             self.cgroup = (SessionCgroup.create(limits.memory_mb * 2**20, limits.max_processes)
-                           if self.root_user and layer != "rlimits" and self.warm is None else None)
+                           if self.root_user and layer != "rlimits" and self.warm_pending is None else None)
             for stronger in LAYERS[:LAYERS.index(layer)]:
                 # Staff should know why a stronger layer was not used (e.g. a container's seccomp).
                 reason = unavailable_reason(stronger)
@@ -114,18 +116,34 @@ class Sandbox:
         self.close()
 
     def _take_warm(self) -> None:
-        """Check out a warm process for this session where one can serve (see warm.py)."""
+        """Check out a warm process for this session where one can serve (see warm.py).
+
+        A new one starts on the pool's thread meanwhile: its start overlaps the grader's own
+        checks, and the first fork (`warm_process`) waits for it.
+        """
         reason = warm_unavailable_reason(self.layer)
         if reason is None:
             limits = self.limits
             key = WarmKey(tuple(map(str, self.packages)), tuple(map(str, self.masks)), limits.file_mb,
                           limits.memory_mb, limits.max_processes)
+            self.warm_pending = POOL.acquire_async(key, self.packages, self.masks)
+            self.process_mode = WARM
+        else:
+            self.process_mode = f"{FRESH} ({reason})"
+
+    def warm_process(self) -> WarmProcess | None:
+        """The session's warm process (waiting for its start), or None: fresh interpreters."""
+        if self.warm_pending is not None:
+            pending, self.warm_pending = self.warm_pending, None
             try:
-                self.warm = POOL.acquire(key, self.packages, self.masks)
+                self.warm = pending.result()
             except (IsolationError, OSError) as exc:
                 reason = f"the warm process did not start: {exc}"
                 self.notices.append(f"A fresh interpreter ran the notebook: {reason}.")
-        self.process_mode = WARM if self.warm is not None else f"{FRESH} ({reason})"
+                self.process_mode = f"{FRESH} ({reason})"
+                if self.cgroup is None and self.root_user:
+                    self.cgroup = SessionCgroup.create(self.limits.memory_mb * 2**20, self.limits.max_processes)
+        return self.warm
 
     def replace_warm(self, why: str) -> None:
         """The warm process failed to fork: a new one, or a fresh interpreter from now on."""
@@ -133,13 +151,18 @@ class Sandbox:
             self.warm.kill()
             POOL.release(self.warm)
             self.warm = None
-        self.notices.append(f"The warm process failed ({why}); the session went on with a fresh one.")
+        self.notices.append(f"The warm process failed ({why}); the session went on with a new one.")
         self._take_warm()
-        if self.warm is None and self.cgroup is None and self.root_user:
-            self.cgroup = SessionCgroup.create(self.limits.memory_mb * 2**20, self.limits.max_processes)
+        self.warm_process()
 
     def close(self) -> None:
         """Remove the temporary files and the cgroup, and give back what the layer took."""
+        if self.warm_pending is not None:  # started for a session that never forked a child
+            try:
+                self.warm = self.warm_pending.result()
+            except (IsolationError, OSError):
+                self.warm = None
+            self.warm_pending = None
         if self.warm is not None:
             POOL.release(self.warm)
             self.warm = None

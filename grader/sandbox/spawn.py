@@ -35,9 +35,10 @@ class Spawned:
 
 def spawn_child(sandbox: Sandbox, limits: SessionLimits) -> Spawned:
     """Start a child: forked from the session's warm process if it has one, else a fresh one."""
-    if sandbox.warm is not None:
+    warm = sandbox.warm_process()
+    if warm is not None:
         try:
-            return Spawned(*sandbox.warm.spawn(sandbox, limits))
+            return Spawned(*warm.spawn(sandbox, limits))
         except (IsolationError, SandboxError, OSError) as exc:
             sandbox.replace_warm(str(exc))
             if sandbox.warm is not None:

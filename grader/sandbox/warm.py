@@ -29,7 +29,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,7 +152,15 @@ def cpu_seconds_so_far() -> float:
     Read from their cgroups (where there are none, 0): the children are reaped inside their
     sandboxes, so the grader's own rusage never includes them. The benchmark reports it.
     """
-    return _CPU_OF_CLOSED[0] + sum(w.cpu_seconds() for w in list(_LIVE))
+    for _ in range(10):
+        try:
+            live = list(_LIVE)  # another thread may add one meanwhile: then read again
+            break
+        except RuntimeError:
+            continue
+    else:
+        live = []
+    return _CPU_OF_CLOSED[0] + sum(w.cpu_seconds() for w in live)
 
 
 class WarmProcess:
@@ -304,16 +312,18 @@ class WarmPool:
         self.lock = threading.Lock()
         self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-warm-start")
 
-    def acquire(self, key: WarmKey, packages: list[Path], masks: list[Path]) -> WarmProcess:
-        """An idle warm process for `key`, or a new one (started outside the lock)."""
+    def acquire_async(self, key: WarmKey, packages: list[Path], masks: list[Path]) -> Future[WarmProcess]:
+        """An idle warm process for `key`, or a new one starting on the pool's thread."""
         with self.lock:
             idle = self.idle.get(key)
             while idle:
                 warm = idle.pop()
                 if warm.alive and warm.process is not None and warm.process.poll() is None:
-                    return warm
+                    ready: Future[WarmProcess] = Future()
+                    ready.set_result(warm)
+                    return ready
                 warm.close()
-        return self.starter.submit(WarmProcess, key, packages, masks).result()
+        return self.starter.submit(WarmProcess, key, packages, masks)
 
     def release(self, warm: WarmProcess) -> None:
         """Give a warm process back after its session; a dead one, or one too many, is closed."""
