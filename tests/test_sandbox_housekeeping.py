@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,32 @@ def test_messages_for_another_item_count_toward_the_flood_cap() -> None:
     assert report.cells[0].status == "crashed"
     assert "too much malformed data" in report.cells[0].message
     assert report.cells[1].status == "ok"  # the other cells were run again without it
+
+
+def test_stale_session_cgroups_are_swept() -> None:
+    """A grader killed with SIGKILL leaves its cgroups: the next one removes the empty ones only."""
+    import subprocess
+
+    from grader.sandbox.cgroups import SessionCgroup, sweep_stale
+
+    stale = SessionCgroup.create(2**30, 16)
+    if stale is None:
+        pytest.skip("no cgroup can be made here (not root, or /sys/fs/cgroup is read-only)")
+    busy = SessionCgroup.create(2**30, 16)
+    assert busy is not None
+    sleeper = subprocess.Popen(["/bin/sh", "-c", busy.join_script() + " exec sleep 60"])
+    try:
+        for _ in range(500):
+            if busy.pids():
+                break
+            time.sleep(0.01)
+        assert busy.pids(), "the sleeper never joined its cgroup"
+        assert sweep_stale(min_age=3600) == 0 or all(f.exists() for f in stale.folders)  # too young
+        sweep_stale(min_age=0)
+        assert not any(folder.exists() for folder in stale.folders)
+        assert all(folder.exists() for folder in busy.folders)  # it has a process: kept
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        busy.close()
+        stale.folders = []

@@ -46,6 +46,7 @@ class SessionCgroup:
         """A fresh cgroup with the caps, or None where cgroups cannot be made here."""
         if not ROOT.is_dir() or os.name != "posix":
             return None
+        _sweep_once()
         own = _own_paths()
         name = f"grader-{secrets.token_hex(6)}"
         made: list[Path] = []
@@ -135,6 +136,48 @@ class SessionCgroup:
             except OSError:
                 pass  # a zombie not yet reaped by init: the empty folder goes on the next boot
         self.folders = []
+
+
+STALE_SECONDS = 600.0
+"""An empty session cgroup older than this was left by a grader that was killed: removed."""
+_swept: list[bool] = []
+
+
+def _sweep_once() -> None:
+    if not _swept:
+        _swept.append(True)
+        sweep_stale()
+
+
+def sweep_stale(min_age: float = STALE_SECONDS) -> int:
+    """Remove the empty `grader-*` cgroups (beside this process's) older than `min_age` seconds.
+
+    A grader killed with SIGKILL cannot remove its cgroups. One that still has processes, or
+    that another grader made a moment ago and has not joined yet, is left alone (the kernel
+    refuses to remove a cgroup with processes; the age covers the moment before joining).
+    Returns how many were removed.
+    """
+    own = _own_paths()
+    parents = {ROOT / controller / path.lstrip("/") for controller, path in own.items() if controller}
+    unified = ROOT if (ROOT / "cgroup.controllers").exists() else ROOT / "unified"
+    if "" in own:
+        parents.add(unified / own[""].lstrip("/"))
+    removed = 0
+    now = time.time()
+    for parent in parents:
+        try:
+            candidates = [p for p in parent.glob("grader-*") if p.is_dir()]
+        except OSError:
+            continue
+        for folder in candidates:
+            try:
+                if now - folder.stat().st_mtime < min_age or (folder / "cgroup.procs").read_text().strip():
+                    continue
+                folder.rmdir()
+                removed += 1
+            except OSError:
+                continue  # busy, gone meanwhile, or not ours to remove
+    return removed
 
 
 def _try_write(path: Path, value: str) -> None:
