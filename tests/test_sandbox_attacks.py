@@ -59,6 +59,41 @@ def pair():
     a, b = socket.socketpair()
     a.sendall(b"x")
     return b.recv(1).decode()
+
+def clone_namespace():
+    # clone(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | SIGCHLD): unshare's twin
+    r = libc.syscall(56 if os.uname().machine == "x86_64" else 220, 0x70020000 | 17, 0, 0, 0, 0)
+    if r == 0:
+        os._exit(0)
+    return [r, ctypes.get_errno()]
+
+def mount_api():
+    return [libc.syscall(430, b"tmpfs", 0), ctypes.get_errno()]  # fsopen
+
+def file_lock():
+    import fcntl
+    locked = []
+    with open(os.__file__, "rb") as shared:  # a file every session can read
+        for lock in (lambda: fcntl.flock(shared, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                     lambda: fcntl.lockf(shared, fcntl.LOCK_SH | fcntl.LOCK_NB)):
+            try:
+                lock()
+                locked.append("locked")
+            except OSError as exc:
+                locked.append(exc.errno)
+    return locked
+
+def still_works():
+    import subprocess, threading
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    ran = []
+    thread = threading.Thread(target=lambda: ran.append(1))
+    thread.start()
+    thread.join()
+    echoed = subprocess.run(["/bin/echo", "hi"], capture_output=True).stdout.decode()
+    return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), ran, echoed]
 '''
 
 
@@ -81,6 +116,21 @@ def test_seccomp_refuses_keyrings_other_processes_and_sockets(layer: str) -> Non
     assert results["unix_socket"].value == 13
     assert results["limit_self"].value == "ok"  # its own limits stay its own to lower
     assert results["pair"].value == "x"  # socketpair (multiprocessing's pipes) still works
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_seccomp_refuses_namespaces_by_clone_the_mount_api_and_file_locks(layer: str) -> None:
+    """A review made user, PID and mount namespaces with clone() and mounted with fsopen(), and
+    passed bits between concurrent sessions by locking a standard-library file."""
+    if not LINUX_SECCOMP:
+        pytest.skip("the seccomp filter is for Linux on x86_64 and aarch64 only")
+    results = _calls(layer, "clone_namespace", "mount_api", "file_lock", "still_works")
+    for name, result in results.items():
+        assert result.status == "ok", (name, result.message)
+    assert results["clone_namespace"].value == [-1, 13]
+    assert results["mount_api"].value == [-1, 13]
+    assert results["file_lock"].value == [13, 13]
+    assert results["still_works"].value == [7, [1], "hi\n"]  # fork, threads, subprocess as before
 
 
 def test_a_root_child_cannot_change_modes_or_owners(tmp_path: os.PathLike[str]) -> None:

@@ -208,11 +208,14 @@ def test_stale_session_cgroups_are_swept() -> None:
     assert busy is not None
     sleeper = subprocess.Popen(["/bin/sh", "-c", busy.join_script() + " exec sleep 60"])
     try:
+        def joined() -> bool:  # every controller's folder, not just the first
+            return all((folder / "cgroup.procs").read_text().strip() for folder in busy.folders)
+
         for _ in range(500):
-            if busy.pids():
+            if joined():
                 break
             time.sleep(0.01)
-        assert busy.pids(), "the sleeper never joined its cgroup"
+        assert joined(), "the sleeper never joined its cgroup"
         assert sweep_stale(min_age=3600) == 0 or all(f.exists() for f in stale.folders)  # too young
         sweep_stale(min_age=0)
         assert not any(folder.exists() for folder in stale.folders)
@@ -222,3 +225,31 @@ def test_stale_session_cgroups_are_swept() -> None:
         sleeper.wait()
         busy.close()
         stale.folders = []
+
+
+def test_a_session_has_a_cpu_share_of_its_own() -> None:
+    """A review slowed a concurrent session 4.6x with 60 processes that each called setsid (the
+    kernel's autogroups then gave each its own share): a session's processes share one."""
+    import subprocess
+
+    from grader.sandbox.cgroups import ROOT, SessionCgroup
+
+    if not (ROOT / "cpu" / "cpu.shares").exists():
+        pytest.skip("no cgroup v1 cpu controller here (with v2 the share follows its parent's controllers)")
+    group = SessionCgroup.create(2**30, 16)
+    if group is None:
+        pytest.skip("no cgroup can be made here (not root, or /sys/fs/cgroup is read-only)")
+    sleeper = subprocess.Popen(["/bin/sh", "-c", group.join_script() + " exec sleep 60"])
+    try:
+        for _ in range(500):
+            if group.pids():
+                break
+            time.sleep(0.01)
+        lines = Path(f"/proc/{sleeper.pid}/cgroup").read_text().splitlines()
+        name = group.folders[0].name
+        cpu = [line for line in lines if "cpu" in line.split(":")[1].split(",")]
+        assert cpu and all(line.endswith(name) for line in cpu), lines
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        group.close()

@@ -283,3 +283,68 @@ def test_concurrent_siblings_cannot_reach_each_other() -> None:
         survivor = first.result()
     assert second.cells[0].output == "hits []\n", second.cells[0].output
     assert survivor.cells[0].output == "alive A's True\n", survivor.cells[0]
+
+
+COUNT_PIDS = r'''
+import os
+for _ in range(300):  # moves a shared PID counter, if there were one
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+'''
+
+READ_PIDS = r'''
+import os
+print(os.readlink("/proc/self"), [p for p in range(1, 50) if os.path.exists(f"/proc/{p}")],
+      os.getsid(0), os.getpgrp())
+'''
+
+
+@needs_warm
+def test_the_pid_counter_and_proc_are_the_sessions_own() -> None:
+    """A review sent numbers between sessions through the zygote's PID counter (/proc/self)."""
+    _session(COUNT_PIDS)
+    report = _session(READ_PIDS)
+    assert report.cells[0].output == "2 [1, 2] 1 1\n", report.cells[0]
+
+
+ORPHANS = r'''
+import os, time
+for _ in range(90):  # each background shell job is orphaned at once, and exits: init must reap it
+    os.system("true &")
+time.sleep(0.3)
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print("forked")
+'''
+
+
+@needs_warm
+def test_orphans_are_reaped_as_in_a_fresh_child() -> None:
+    report = _session(ORPHANS)  # 90 > max_processes (64): unreaped zombies would stop fork
+    assert report.cells[0].status == "ok", report.cells[0].message
+    assert report.cells[0].output == "forked\n", report.cells[0].output  # no "Cannot fork" either
+
+
+MEMFD_BOMB = r'''
+import os
+chunk = b"x" * (1 << 20)
+for _ in range(16):  # memory charged to the cgroup, but to no process's RSS
+    fd = os.memfd_create("m")
+    for _ in range(32):
+        os.write(fd, chunk)
+'''
+
+
+@needs_warm
+def test_the_oom_killer_picks_the_session_not_the_warm_process() -> None:
+    limits = SessionLimits(cell_timeout=10.0, notebook_timeout=20.0, memory_mb=256)
+    _session("pass", limits=limits)
+    warm = _idle_warm()
+    report = _session(MEMFD_BOMB, limits=limits)  # 512 MB in memfds, against a 352 MB cgroup
+    assert report.cells[0].status == "crashed", report.cells[0]
+    assert not any("warm process failed" in notice for notice in report.notices), report.notices
+    assert _idle_warm() is warm and warm.process is not None and warm.process.poll() is None

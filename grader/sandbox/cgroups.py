@@ -63,10 +63,14 @@ class SessionCgroup:
                     pids.mkdir()
                     made.append(pids)
                     (pids / "pids.max").write_text(str(max_processes))
-                accounting = ROOT / "cpuacct" / own.get("cpuacct", "/").lstrip("/") / name
-                if (accounting.parent / "cpuacct.usage").exists():  # CPU accounting, no limit
-                    accounting.mkdir()
-                    made.append(accounting)
+                # CPU: one equal share per session, however many processes or sessions
+                # (setsid) it makes: a spinning submission cannot starve a concurrent one.
+                # And its CPU accounting. (cpu and cpuacct may be one hierarchy.)
+                for controller, knob in (("cpu", "cpu.shares"), ("cpuacct", "cpuacct.usage")):
+                    folder = ROOT / controller / own.get(controller, "/").lstrip("/") / name
+                    if (folder.parent / knob).exists() and folder.resolve() not in {m.resolve() for m in made}:
+                        folder.mkdir()
+                        made.append(folder)
                 return cls(made)
             unified = ROOT if (ROOT / "cgroup.controllers").exists() else ROOT / "unified"
             controllers = (unified / "cgroup.controllers").read_text().split()

@@ -579,7 +579,10 @@ _SYSCALLS = {
                "fchmodat": 268, "fchmodat2": 452, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
                "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
                "prlimit64": 302, "sched_setaffinity": 203, "sched_setscheduler": 144,
-               "sched_setparam": 142, "setpriority": 141, "ioprio_set": 251},
+               "sched_setparam": 142, "setpriority": 141, "ioprio_set": 251,
+               "clone": 56, "clone3": 435, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+               "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "flock": 73,
+               "fcntl": 72},
     "aarch64": {"socket": 198, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
                 "add_key": 217, "request_key": 218, "keyctl": 219, "ptrace": 117,
                 "process_vm_readv": 270, "process_vm_writev": 271, "bpf": 280, "perf_event_open": 241,
@@ -591,7 +594,10 @@ _SYSCALLS = {
                 "fchown": 55, "fchownat": 54, "fchmod": 52, "fchmodat": 53, "fchmodat2": 452,
                 "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
                 "fremovexattr": 16, "prlimit64": 261, "sched_setaffinity": 122,
-                "sched_setscheduler": 119, "sched_setparam": 118, "setpriority": 140, "ioprio_set": 30},
+                "sched_setscheduler": 119, "sched_setparam": 118, "setpriority": 140, "ioprio_set": 30,
+                "clone": 220, "clone3": 435, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+                "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "flock": 32,
+                "fcntl": 25},
 }
 # Refused for every child: sockets (no network; socketpair stays), io_uring (it opens sockets
 # without the socket syscall), the kernel keyrings (they outlive the session: a channel to the
@@ -602,34 +608,57 @@ _DENIED = ("socket", "io_uring_setup", "io_uring_enter", "io_uring_register", "a
            "perf_event_open", "userfaultfd", "unshare", "setns", "mount", "umount2", "pivot_root",
            "sethostname", "setdomainname", "settimeofday", "clock_settime", "clock_adjtime",
            "adjtimex", "reboot", "init_module", "finit_module", "delete_module", "swapon",
-           "swapoff", "kexec_load", "acct")
+           "swapoff", "kexec_load", "acct", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount",
+           "fspick", "mount_setattr", "flock")
 # Refused to a child that is still root (the rlimits layer run as root): Landlock does not
 # cover a file's owner, mode or attributes.
 _DENIED_TO_ROOT = ("chown", "fchown", "lchown", "fchownat", "chmod", "fchmod", "fchmodat",
                    "fchmodat2", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
                    "fremovexattr")
+# New namespaces through clone (unshare's twin): refused when the flags ask for one. clone3 passes
+# its flags in memory a filter cannot read: ENOSYS, so that glibc falls back to clone.
+_CLONE_NEW = 0x7E020080  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
+_FLAGS_DENIED = (("clone", 0, _CLONE_NEW),)
+_NOT_IMPLEMENTED = ("clone3",)
+# File locks on files every session can read (the standard library) are a channel between
+# concurrent sessions: fcntl's lock commands (F_GETLK, F_SETLK(W), F_OFD_*) refused, as is flock.
+_ARGUMENT_DENIED = (("fcntl", 1, (5, 6, 7, 36, 37, 38)),)
 # Allowed only on the process itself (argument index that names the target, 0 meaning self): a
 # child of the grader's own uid could otherwise change the grader's limits or scheduling.
 _SELF_ONLY = (("prlimit64", 0), ("sched_setaffinity", 0), ("sched_setscheduler", 0),
               ("sched_setparam", 0), ("setpriority", 1), ("ioprio_set", 1))
 
 
-def _seccomp_program(audit_arch, numbers, denied, self_only):
-    """A classic BPF program: (code, jt, jf, k) tuples; jumps to "allow"/"deny" resolved here."""
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+def _seccomp_program(audit_arch, numbers, denied, self_only, flags_denied=(), not_implemented=(),
+                     argument_denied=()):
+    """A classic BPF program: (code, jt, jf, k) tuples; jumps to the labels resolved here."""
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # LD|W|ABS, JMP|JEQ|K, JGE, JSET, RET|K
     allow, deny = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EACCES
+    enosys = 0x00050000 | 38  # SECCOMP_RET_ERRNO | ENOSYS
     program: list = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, deny),  # another ABI: refused
                      (ld, 0, 0, 0), (jge, "deny", 0, 0x40000000)]  # x32 ABI: refused
     for name in denied:
         if name in numbers:
             program.append((jeq, "deny", 0, numbers[name]))
+    for name in not_implemented:
+        if name in numbers:
+            program.append((jeq, "enosys", 0, numbers[name]))
     for name, argument in self_only:
         if name in numbers:
             # Not this syscall: skip its two checks (A still holds the number).
             program += [(jeq, 0, 2, numbers[name]), (ld, 0, 0, 16 + 8 * argument),
                         (jeq, "allow", "deny", 0)]
-    labels = {"allow": len(program), "deny": len(program) + 1}
-    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    for name, argument, mask in flags_denied:
+        if name in numbers:  # low 32 bits of the argument: any of the mask's bits refuses
+            program += [(jeq, 0, 2, numbers[name]), (ld, 0, 0, 16 + 8 * argument),
+                        (jset, "deny", "allow", mask)]
+    for name, argument, values in argument_denied:
+        if name in numbers:
+            program += [(jeq, 0, len(values) + 2, numbers[name]), (ld, 0, 0, 16 + 8 * argument)]
+            program += [(jeq, "deny", 0, value) for value in values]
+            program.append((ret, 0, 0, allow))
+    labels = {"allow": len(program), "deny": len(program) + 1, "enosys": len(program) + 2}
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny), (ret, 0, 0, enosys)]
     resolved = []
     for i, (code, jt, jf, k) in enumerate(program):
         jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
@@ -652,7 +681,8 @@ def _block_network():
     if not sys.platform.startswith("linux") or machine not in _SECCOMP_ARCHES:
         return False
     denied = _DENIED + (_DENIED_TO_ROOT if os.geteuid() == 0 else ())
-    program = _seccomp_program(_SECCOMP_ARCHES[machine], _SYSCALLS[machine], denied, _SELF_ONLY)
+    program = _seccomp_program(_SECCOMP_ARCHES[machine], _SYSCALLS[machine], denied, _SELF_ONLY,
+                               _FLAGS_DENIED, _NOT_IMPLEMENTED, _ARGUMENT_DENIED)
 
     class Insn(ctypes.Structure):
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
@@ -783,7 +813,7 @@ def _read_stdin_fd():
 # in its PID namespace but itself, so nothing of one session is left for the next.
 
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
-_MS_REC, _MS_PRIVATE = 0x4000, 0x40000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 1, 2, 4, 8, 0x4000, 0x40000
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -863,6 +893,21 @@ def _session_init(libc, header, fds):
             options = f"size={int(size)},mode=1777".encode()
             if libc.mount(b"tmpfs", target.encode(), b"tmpfs", 0, options) != 0:
                 raise OSError(ctypes_errno(), f"could not mount the session's {target}")
+        # A /proc of the session's own PID namespace: the zygote's (its PIDs, their counter, its
+        # zombies) would tell one session what the previous one did.
+        if libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) != 0:
+            raise OSError(ctypes_errno(), "could not mount the session's /proc")
+        # The session's files, copied in here; then the seeds folder is covered (even its
+        # entries' names and times would tell how many sessions came before).
+        _seed_workdir(header["seed"], header["cwd"], header["drop"])
+        header = dict(header, seed=None)
+        seeds = WARM_SEEDS.encode()  # type: ignore[name-defined]  # noqa: F821  (protocol.py)
+        if libc.mount(b"tmpfs", seeds, b"tmpfs", _MS_RDONLY, b"size=4k,mode=0") != 0:
+            raise OSError(ctypes_errno(), "could not cover the seeds folder")
+        os.setsid()  # a session and process group of its own, as a fresh child has
+        # The OOM killer picks the session's processes before the zygote, which shares its cgroup.
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
         pid = os.fork()
         if pid == 0:
             for target, fd in enumerate((stdin_r, stdout_w, stderr_w)):
@@ -872,7 +917,10 @@ def _session_init(libc, header, fds):
             _run_guarded(lambda: _serve(header, _read_stdin_fd))
         for fd in (stdin_r, stdout_w, stderr_w):
             os.close(fd)
-        _, status = os.waitpid(pid, 0)
+        while True:  # as bwrap's init does: reap every orphan (zombies count against NPROC)
+            reaped, status = os.waitpid(-1, 0)
+            if reaped == pid:
+                break
         if os.WIFSIGNALED(status):
             report = f"signal {os.WTERMSIG(status)}"
         else:

@@ -15,6 +15,9 @@ HARNESS_FAULT_EXIT = 70
 # The keys of the request's first line (the header: how the child confines itself).
 HEADER_KEYS = ("path", "cwd", "drop", "rlimits", "landlock", "seed")
 
+# Where a warm process's sandbox sees each session's files (grader/sandbox/warm.py), read-only.
+WARM_SEEDS = "/.warm-seeds"
+
 # Array dtypes the wire carries as raw bytes (little-endian, fixed size).
 WIRE_DTYPES = frozenset({
     "|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8",

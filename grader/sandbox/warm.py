@@ -47,6 +47,7 @@ from grader.sandbox.layers.common import (
     system_paths,
 )
 from grader.sandbox.layers.namespaces import SANDBOX_PACKAGES, SANDBOX_WORKDIR, bwrap_argv
+from grader.sandbox.protocol import WARM_SEEDS
 from grader.sandbox.reader import Reader
 from grader.sandbox.types import SandboxError, SessionLimits
 
@@ -58,7 +59,7 @@ ENV_WARM = "GRADER_WARM"
 WARM = "warm fork"
 FRESH = "fresh interpreter"
 MIN_LANDLOCK_ABI = 6  # signals and abstract sockets scoped to the child's own domain
-SANDBOX_SEEDS = "/.warm-seeds"  # read-only: each session's files, copied in by its child
+SANDBOX_SEEDS = WARM_SEEDS  # read-only: each session's files, copied in by its session's init
 ZYGOTE_MEMORY = 96 * 2**20  # the zygote's own numpy, on top of the session's memory cap
 ZYGOTE_PROCESSES = 4  # bwrap's init, the zygote, a session's keeper and its init
 STARTUP_SECONDS = 30.0
