@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -171,6 +172,19 @@ def _fmt_index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(map(str, index)) + "]" if index else "(scalar)"
 
 
+def _isclose(have: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> Any:
+    """`np.isclose(have, want, rtol=rtol, atol=atol)` for float64 arrays, in a fifth of its time.
+
+    numpy 2's own formula (and numpy 1's result, for tolerances >= 0) without its checks of the
+    arguments: every case of every notebook check comes through here, some 170 a submission.
+    """
+    if not (0.0 <= rtol < math.inf and 0.0 <= atol < math.inf):
+        return np.isclose(have, want, rtol=rtol, atol=atol)
+    with np.errstate(invalid="ignore"):
+        close = (np.abs(have - want) <= atol + rtol * np.abs(want)) & np.isfinite(want) | (have == want)
+    return close[()]
+
+
 def mismatch(
     expected: Any, got: Any, *, rtol: float = 1e-6, atol: float = 1e-8, what: str = "the result",
     exact_shape: bool = True, vector: bool = False,
@@ -196,7 +210,7 @@ def mismatch(
     if not finite.all():
         index = tuple(int(i) for i in np.argwhere(~finite)[0])
         return f"{what} has a non-finite entry at {_fmt_index(index)}: {have[index]}."
-    close = np.isclose(have, want, rtol=rtol, atol=atol)
+    close = _isclose(have, want, rtol, atol)
     if close.all():
         return None
     bad = np.argwhere(~close)

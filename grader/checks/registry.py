@@ -73,9 +73,10 @@ class WeightsTask:
     """A task a weights file is scored on, defined by its assignment.
 
     The file holds a one-hidden-layer network (W1 (inputs, H), b1 (H,), W2 (H, classes),
-    b2 (classes,)); `test_set(seed, size)` draws labelled inputs; `forward(params, X)` gives
-    the logits (the reference's own forward pass: no student code runs); `student_forward`
-    names the notebook function of the same meaning, which the student kit's estimate calls.
+    b2 (classes,)); `test_set(seed, size)` draws labelled inputs (the same for the same seed:
+    the check draws it once per process); `forward(params, X)` gives the logits (the reference's
+    own forward pass: no student code runs); `student_forward` names the notebook function of
+    the same meaning, which the student kit's estimate calls.
     """
 
     name: str
@@ -84,6 +85,10 @@ class WeightsTask:
     test_set: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
     forward: Callable[[Any, np.ndarray], np.ndarray]
     student_forward: str
+    labels: Callable[[Any, np.ndarray], np.ndarray | None] | None = None
+    """Optional, faster: the class `forward`'s logits pick for each input (their argmax), or None
+    where it cannot prove that; the check then runs `forward`. It must never answer otherwise
+    (`grader.checks.weights.relu_mlp_labels` proves it for relu(X W1 + b1) W2 + b2)."""
 
 
 @dataclass(frozen=True)

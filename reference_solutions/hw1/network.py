@@ -17,6 +17,8 @@ that they are a second, independent way to find a wrong network.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -162,24 +164,33 @@ def forward(net: ThresholdNetwork, X: np.ndarray, exact: _Exact | None = None) -
     return table[hidden.astype(np.int64) @ np.array([4, 2, 1])]
 
 
+def _orderings() -> np.ndarray:
+    """Every ordering of 1..4 at each scale, shifted and squeezed: the same for every network."""
+    perms = np.array(list(itertools.permutations([1.0, 2.0, 3.0, 4.0])))
+    X = np.concatenate([batch for scale in SCALES
+                        for batch in (perms * scale, (perms - 2.5) * scale, (perms * 1e-3 + 7.0) * scale)])
+    X.setflags(write=False)
+    return X
+
+
+_ORDERINGS = _orderings()  # built once: judge_network runs five times a submission
+
+
 def probe_inputs(net: ThresholdNetwork, rng: np.random.Generator, random_count: int = 4000) -> np.ndarray:
     """Readable inputs first: every ordering at many scales, then near-ties, random inputs and
     inputs on the activations' edges."""
-    base = np.array([1.0, 2.0, 3.0, 4.0])
-    batches = []
-    for scale in SCALES:
-        perms = np.array(list(itertools.permutations(base)))
-        batches.append(perms * scale)
-        batches.append((perms - 2.5) * scale)
-        batches.append((perms * 1e-3 + 7.0) * scale)
-    batches.append(_near_ties(rng))
-    for scale in SCALES:
-        batches.append(rng.uniform(-1, 1, size=(random_count // len(SCALES), 4)) * scale)
-    batches.append(_edge_inputs(net, rng))
-    X = np.concatenate(batches)
-    # Ties are outside the problem ("all elements distinct"): drop any row with one.
-    sorted_rows = np.sort(X, axis=1)
-    distinct = (np.diff(sorted_rows, axis=1) != 0).all(axis=1)
+    near_ties = _near_ties(rng)
+    # One draw for all scales: the same numbers as one draw per scale, in the same order.
+    per_scale = random_count // len(SCALES)
+    scales = np.repeat(np.array(SCALES), per_scale)[:, None]
+    random = rng.uniform(-1, 1, size=(per_scale * len(SCALES), 4)) * scales
+    X = np.concatenate([_ORDERINGS, near_ties, random, _edge_inputs(net, rng)])
+    # Ties are outside the problem ("all elements distinct"): drop any row with one. Every
+    # entry is finite (edge inputs are filtered), so comparing each pair of columns is exact.
+    columns = X.T
+    distinct = np.ones(len(X), dtype=bool)
+    for i, j in itertools.combinations(range(4), 2):
+        distinct &= columns[i] != columns[j]
     return X[distinct]
 
 
@@ -498,20 +509,47 @@ def _kth_largest(x: Sequence[Fraction], k: int) -> int:
     return int(sum(value > x[0] for value in x[1:]) == k - 1)
 
 
+@dataclass(frozen=True)
+class _Keyed:
+    """A network as a cache key: equal when its numbers (as floats and as written) and activations are."""
+
+    key: tuple[object, ...]
+    net: ThresholdNetwork = dataclasses.field(compare=False)
+
+    @staticmethod
+    def of(net: ThresholdNetwork) -> _Keyed:
+        """The network with its key."""
+        arrays = (net.W1, net.b1, net.w2)
+        return _Keyed((*(a.shape for a in arrays), *(a.tobytes() for a in arrays), net.b2, net.exact, net.phi1,
+                       net.phi2), net)
+
+
+# A class submits few different networks (the 1.1 answer, the p1 networks their code builds), and
+# the exact judgement depends on nothing else: remembered per process, for the last few hundred.
+# A key is small: 19 numbers, each text of at most 48 characters (arrays.number_from_text) or a
+# number that fits a float.
+@functools.lru_cache(maxsize=256)
+def _exact_judgement(network: _Keyed, k: int, limit: int) -> tuple[_Exact, tuple[Fraction, ...] | None, bool]:
+    """The network's exact form, an input where it is wrong (None if none), and whether the exact
+    judgement ran out of work within `limit` inequalities (then None says nothing)."""
+    exact = _Exact.of(network.net)
+    try:
+        return exact, _counterexample(exact, k, InequalityBudget(limit)), False
+    except TooMuchWork:
+        return exact, None, True
+
+
 def judge_network(net: ThresholdNetwork, k: int, rng: np.random.Generator, *, label: str) -> Outcome:
     """Full marks if the network computes "x1 is the k-th largest" on every input with distinct
     entries (proven exactly); else zero, with an input where it fails."""
-    exact = _Exact.of(net)
+    exact, wrong, unchecked = _exact_judgement(_Keyed.of(net), k, MAX_INEQUALITIES)
     # A probe failure is confirmed exactly, so it is a proof too; the shorter of the two is shown.
+    # The probes depend on `rng` (for p1, on the submission): they run every time.
     examples = [x for x in [_readable_failure(net, exact, k, rng)] if x is not None]
-    try:
-        wrong = _counterexample(exact, k, InequalityBudget())
-    except TooMuchWork:
-        wrong = None
-        if not examples:
-            return Outcome(0.0, f"{label}: your network could not be checked within the grader's limits (its "
-                           "hidden units cut the inputs into too many pieces). Ask the course staff to check it "
-                           "by hand.", {"unchecked": "the exact judgement ran out of work"})
+    if unchecked and not examples:
+        return Outcome(0.0, f"{label}: your network could not be checked within the grader's limits (its "
+                       "hidden units cut the inputs into too many pieces). Ask the course staff to check it "
+                       "by hand.", {"unchecked": "the exact judgement ran out of work"})
     examples += [wrong] if wrong is not None else []
     if not examples:
         return Outcome.full(f"{label}: correct on every input with distinct entries (checked exactly, "
@@ -524,6 +562,24 @@ def judge_network(net: ThresholdNetwork, k: int, rng: np.random.Generator, *, la
         f"outputs {exact.output(x)}. Remember that the indicator includes its edges -1 and +1, and the hard "
         "threshold is 0 at z = 0."
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _judged(network: _Keyed, k: int, seed: int, label: str, limit: int) -> Outcome:
+    """`judge_network` remembered; `limit` (MAX_INEQUALITIES) is in the key because the verdict depends on it."""
+    return judge_network(network.net, k, np.random.default_rng(seed), label=label)
+
+
+def judge_network_seeded(net: ThresholdNetwork, k: int, seed: int, *, label: str) -> Outcome:
+    """`judge_network` with the probes drawn from `np.random.default_rng(seed)`.
+
+    A pure function of its arguments, so remembered (as `_exact_judgement` is) for the last few
+    hundred: for 1.1, whose seed comes from the item alone, every student who writes the same
+    network gets the same verdict without judging it again.
+    """
+    outcome = _judged(_Keyed.of(net), k, seed, label, MAX_INEQUALITIES)
+    # A copy of the staff details: the remembered outcome is shared by every submission.
+    return dataclasses.replace(outcome, details=dict(outcome.details)) if outcome.details else outcome
 
 
 def format_input(value: float) -> str:

@@ -19,6 +19,7 @@ from grader.checks.feedback import call_problem
 from grader.checks.judges import Case, Rules, judge_half_values_half_unchanged, judge_values_inputs_unchanged
 from grader.checks.notebook_checks import gradient_probe
 from grader.checks.registry import KitHints, NotebookContext, Probe, WeightsTask, WrittenContext
+from grader.checks.weights import relu_mlp_labels
 from grader.outcome import Outcome
 from grader.plugins import AssignmentPlugin
 from grader.sandbox.session import Call, CallResult, TestFunction
@@ -28,6 +29,7 @@ from reference_solutions.hw1.network import (
     ACTIVATION_SPELLINGS,
     ACTIVATIONS,
     judge_network,
+    judge_network_seeded,
     read_network,
 )
 
@@ -295,8 +297,9 @@ def check_threshold_network(answer: Any, context: WrittenContext) -> Outcome:
     net = read_network(answer)
     if isinstance(net, str):
         return Outcome.zero(net)
-    rng = np.random.default_rng(derive_seed("threshold_network", context.item_id))
-    return judge_network(net, int(context.params["k"]), rng, label=f"k = {context.params['k']}")
+    # The probes' seed comes from the item alone: the verdict is a function of the network.
+    return judge_network_seeded(net, int(context.params["k"]), derive_seed("threshold_network", context.item_id),
+                                label=f"k = {context.params['k']}")
 
 
 # ---------------------------------------------------------------- p5
@@ -308,8 +311,11 @@ def hidden_test_set(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+# The labels shortcut scores a weights file in about half the time of mlp_forward on the whole
+# test set, and gives way to it wherever it cannot prove the same classes.
 plugin.weights_task(WeightsTask("second_largest", inputs=4, classes=4, test_set=hidden_test_set,
-                                forward=hw1_code.mlp_forward, student_forward="mlp_forward"))
+                                forward=hw1_code.mlp_forward, student_forward="mlp_forward",
+                                labels=relu_mlp_labels))
 
 
 # ---------------------------------------------------------------- what students are handed

@@ -695,6 +695,7 @@ from grader.cli import main
 
 current = {}
 records = []
+failures = []
 # cProfile slows Python-heavy phases a lot: phases are timed in a run without it.
 profile = cProfile.Profile() if os.environ.get("BENCH_CPROFILE") == "1" else None
 
@@ -702,27 +703,32 @@ def wrap(owner, name, label):
     original = getattr(owner, name)
     def timed(*args, **kwargs):
         rec = current.get(threading.get_ident())
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return original(*args, **kwargs)
         finally:
             if rec is not None:
                 rec[label] += time.perf_counter() - t0
+                rec[label + "@cpu"] += time.thread_time() - c0  # this thread's CPU, not its waits
     setattr(owner, name, timed)
 
 original_grade_one = grader.batch.grade_one
 def grade_one(source, *args, **kwargs):
     rec = defaultdict(float)
     current[threading.get_ident()] = rec
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     if profile:
         profile.enable()  # cProfile follows only the thread that enables it: the worker's
     try:
-        return original_grade_one(source, *args, **kwargs)
+        row = original_grade_one(source, *args, **kwargs)
+        if row.failure:  # a wrapper that breaks grading must not pass for a fast grader
+            failures.append(f"{source.name}: {row.failure}")
+        return row
     finally:
         if profile:
             profile.disable()
         rec["grade_one"] = time.perf_counter() - t0
+        rec["grade_one@cpu"] = time.thread_time() - c0
         records.append(dict(rec))
 grader.batch.grade_one = grade_one
 
@@ -734,6 +740,7 @@ wrap(grader.engine, "_grade_notebook", "notebook")
 wrap(grader.engine, "load_notebook", "read_notebook")
 wrap(grader.engine, "start_session", "start")
 wrap(session.PendingSession, "run", "session")
+wrap(session.PendingSession, "close", "close")
 wrap(isolation.Sandbox, "__init__", "sandbox_setup")
 wrap(isolation.Sandbox, "launch", "launch")
 wrap(isolation.Sandbox, "stop", "stop")
@@ -768,11 +775,11 @@ def next_message(self, deadline):
     return message
 reader_module.Reader.next_message = next_message
 original_run = session.PendingSession.run
-def run(self, cells, calls):
+def run(self, cells, calls, **kwargs):
     rec = current.get(threading.get_ident())
     if rec is not None:
         rec["_run"] = time.perf_counter()
-    return original_run(self, cells, calls)
+    return original_run(self, cells, calls, **kwargs)
 session.PendingSession.run = run
 
 wall0 = time.perf_counter()
@@ -805,6 +812,8 @@ for r in records:
             r["grade_one"] - r["read_notebook"] - r["start"] - r["written"] - r["notebook"] - r["weights"]
             - r["open"] - r["write"],
         "_total": r["grade_one"],
+        "_cpu": {"all": r["grade_one@cpu"],
+                 "sandbox": sum(r.get(key + "@cpu", 0.0) for key in ("start", "session", "close"))},
         "_sub": {"sandbox_setup": r["sandbox_setup"], "launch": r["launch"], "stop": r["stop"]},
     })
 stream = io.StringIO()
@@ -813,6 +822,9 @@ if profile:
     stats.sort_stats("cumulative").print_stats(25)
     stats.sort_stats("tottime").print_stats(15)
 print(json.dumps({"wall": wall, "rows": rows, "profile": stream.getvalue()}))
+if failures:
+    print("grading failed under the profile's wrappers:\\n" + "\\n".join(failures[:5]), file=sys.stderr)
+    sys.exit(3)
 sys.exit(0 if code in (0, 1) else code)
 '''
 
@@ -929,6 +941,13 @@ def run_profile(subs_dir: Path, work: Path, *, skip_kernel: bool) -> bool:
           "references; see cProfile below)")
     sub = {k: statistics.mean(r["_sub"][k] for r in rows) for k in rows[0]["_sub"]}
     print("Session bookkeeping in detail (mean s): " + ", ".join(f"{k} {v:.4f}" for k, v in sub.items()))
+    cpu = {k: [r["_cpu"][k] for r in rows] for k in ("all", "sandbox")}
+    rest = [a - b for a, b in zip(cpu["all"], cpu["sandbox"], strict=True)]
+    print("Parent grading thread CPU per submission (thread_time, mean / median s): all of grade_one "
+          f"{statistics.mean(cpu['all']):.4f} / {statistics.median(cpu['all']):.4f}; the sandbox's parent side "
+          f"(start_session, PendingSession.run and close) {statistics.mean(cpu['sandbox']):.4f} / "
+          f"{statistics.median(cpu['sandbox']):.4f}; the rest (files, checks, results) "
+          f"{statistics.mean(rest):.4f} / {statistics.median(rest):.4f}")
     print("\nStarting an interpreter (median of 15 runs, s):")
     for name, seconds in _sandbox_start_costs(work).items():
         print(f"  {seconds:.4f}  {name}")

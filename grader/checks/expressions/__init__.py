@@ -149,11 +149,28 @@ def _reference_value(reference: str | sympy.Expr, read: Callable[[str, Arithmeti
     return value, arithmetic
 
 
+# The reference's side of a comparison is the same for every submission: worked out once per
+# process (sympy conversion and all), as `_reference_comparison` is. Nothing changes a Ratio in
+# place (arithmetic.py builds new dicts), so the one kept can be shared.
+@functools.lru_cache(maxsize=64)
+def _expected_expression(reference: str | sympy.Expr, names: frozenset[str]) -> Ratio:
+    """The value of a reference expression."""
+    return _reference_value(reference, lambda text, arith: read_expression(text, arith, names).value, names)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _expected_dominant_terms(reference: str | sympy.Expr, names: frozenset[str]) -> frozenset[int]:
+    """The dominant terms of a reference bound (or count)."""
+    value, arithmetic = _reference_value(
+        reference, lambda text, arith: read_big_o(text, arith, names, require_o=False).value, names)
+    return frozenset(dominant_terms(value, arithmetic))
+
+
 def equal_expressions(student: object, reference: str | sympy.Expr, *,
                       variables: frozenset[str] = DEFAULT_VARIABLES) -> Outcome:
     """Full marks if the student's expression equals the reference exactly (after expanding)."""
     names = check_variables(variables)
-    expected, _ = _reference_value(reference, lambda text, arith: read_expression(text, arith, names).value, names)
+    expected = _expected_expression(reference, names)
     text = _student_text(student)
     if isinstance(text, Outcome):
         return text
@@ -179,9 +196,7 @@ def equal_big_o(student: object, reference: str | sympy.Expr, *,
     such as `n(n+1)/2` is read as if written O(n(n+1)/2), and the feedback says so.
     """
     names = check_variables(variables)
-    expected_value, reference_arithmetic = _reference_value(
-        reference, lambda text, arith: read_big_o(text, arith, names, require_o=False).value, names)
-    expected = set(dominant_terms(expected_value, reference_arithmetic))
+    expected = _expected_dominant_terms(reference, names)
     text = _student_text(student)
     if isinstance(text, Outcome):
         return text
