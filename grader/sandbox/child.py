@@ -824,7 +824,12 @@ def _zygote(header):
 
     sys.dont_write_bytecode = True
     sys.path[:0] = header["path"]
-    import numpy  # noqa: F401  (the point: every child inherits it already imported)
+    # The point: every child inherits these already imported (numpy, and what a session's own
+    # set-up imports: copying its files, the seccomp filter).
+    import platform  # noqa: F401
+    import shutil  # noqa: F401
+
+    import numpy  # noqa: F401
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come back here, to be reaped

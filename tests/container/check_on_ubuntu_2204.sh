@@ -92,8 +92,9 @@ for test in results["tests"]:
     parts[test["tags"][0]] = parts.get(test["tags"][0], 0.0) + test["score"]
 wrong = mismatches(parts, expected)
 layer = results.get("extra_data", {}).get("isolation")
+process = results.get("extra_data", {}).get("confinement", {}).get("process", "-")
 print(f"{name:24s} {results.get('score', sum(parts.values())):7.2f}  {layer or '-':10s} {end - start:5.2f} s  "
-      + ("ok" if not wrong else "MISMATCH " + "; ".join(wrong)))
+      + ("ok" if not wrong else "MISMATCH " + "; ".join(wrong)) + f"  ({process})")
 sys.exit(1 if wrong else 0)
 PY
 done
