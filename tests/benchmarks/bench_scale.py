@@ -97,8 +97,8 @@ class Run:
     """time.time() at its start (results.json's mtimes are on that clock)."""
     wall: float
     exit_code: int
-    samples: list[tuple[float, int]]
-    """(seconds since start, results written) every few seconds."""
+    samples: list[tuple[float, int, int]]
+    """(seconds since start, results written, the grader's peak RSS so far in kB) every few seconds."""
     grader_rss_kb: int
     child_rss_kb: int
     stderr: str
@@ -128,7 +128,7 @@ def run_grader(command: Sequence[str], env: dict[str, str], out: Path, logs: Pat
     with stdout.open("wb") as out_file, stderr.open("wb") as err_file:
         process = subprocess.Popen(command, stdout=out_file, stderr=err_file, env=env, cwd=ROOT,
                                    start_new_session=True)
-    samples, child_rss, kill = [(0.0, results_written(out))], 0, None
+    samples, child_rss, kill = [(0.0, results_written(out), 0)], 0, None
     next_sample, next_rss, kill_time = sample_every, 0.0, None
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -140,7 +140,7 @@ def run_grader(command: Sequence[str], env: dict[str, str], out: Path, logs: Pat
                                          if _comm(p).startswith("python")), 0)
             next_rss = now + RSS_EVERY
         if now >= next_sample:
-            samples.append((now, results_written(out)))
+            samples.append((now, results_written(out), _peak_rss_kb(process.pid)))
             next_sample = now + sample_every
         if kill_at is not None and kill_time is None and results_written(out) >= kill_at:
             kill_time = now + kill_delay
@@ -152,7 +152,7 @@ def run_grader(command: Sequence[str], env: dict[str, str], out: Path, logs: Pat
         time.sleep(0.05)
     wall = time.perf_counter() - t0
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-    samples.append((wall, results_written(out)))
+    samples.append((wall, results_written(out), usage.ru_maxrss))
     return Run(started, wall, process.returncode, samples, usage.ru_maxrss, child_rss,
                stderr.read_text(encoding="utf-8", errors="replace"), kill)
 
@@ -381,14 +381,14 @@ def check_expected(out: Path, generated: Sequence[Generated]) -> Check:
 # ---------------------------------------------------------------- part 1: the uninterrupted run
 
 
-def throughput_table(samples: Sequence[tuple[float, int]], wall: float) -> list[str]:
+def throughput_table(samples: Sequence[tuple[float, int, int]], wall: float) -> list[str]:
     """Results per second in about 10 to 20 equal intervals, from the sampled counts."""
     step = next((s for s in (2, 5, 10, 15, 30, 60, 120, 300, 600) if wall / s <= 20), 1200)
     lines = ["| interval (s) | results at its end | graded in it | per second |", "|---|---|---|---|"]
     previous_t, previous_n = 0.0, 0
     bounds = [*(float(b) for b in range(step, int(wall) + 1, step) if wall - b > step / 4), wall]
     for bound in bounds:
-        count = max((n for t, n in samples if t <= bound + 1e-9), default=0)
+        count = max((n for t, n, _ in samples if t <= bound + 1e-9), default=0)
         lines.append(f"| {previous_t:.0f}-{bound:.0f} | {count} | {count - previous_n} | "
                      f"{(count - previous_n) / max(bound - previous_t, 1e-9):.2f} |")
         previous_t, previous_n = bound, count
@@ -417,8 +417,8 @@ def measure(generated: Sequence[Generated], subs: Path, work: Path, env: dict[st
     first = min(mtimes.values(), default=float("nan"))
     print("| figure | value |\n|---|---|")
     print(f"| submissions | {len(names)} ({len(regular)} + {len(timeouts)} that hit the cell timeout), "
-          f"--jobs {jobs}; isolation {', '.join(f'{k} {v}' for k, v in layers.most_common())} "
-          "(none: no notebook to run) |")
+          f"--jobs {jobs}; isolation {', '.join(f'{k} {v}' for k, v in layers.most_common())}"
+          f"{' (none: no notebook to run)' if 'none' in layers else ''} |")
     print(f"| total wall time | {run.wall:.1f} s |")
     print(f"| all but the timeouts (until the last of them was written) | {until_regular:.1f} s: "
           f"{len(regular) / until_regular:.2f} submissions/s, {until_regular / max(len(regular), 1):.3f} s each |")
@@ -428,7 +428,10 @@ def measure(generated: Sequence[Generated], subs: Path, work: Path, env: dict[st
               f"{last_result - until_regular:.1f} s of wall time after the others |")
     print(f"| start-up (until the first results.json) | {first:.1f} s |")
     print(f"| end of the batch (gradebook, summary.html, table) | {run.wall - last_result:.1f} s |")
-    print(f"| peak RSS of the grader process (wait4) | {run.grader_rss_kb / 1024:.0f} MB |")
+    print(f"| all but the timeouts, end of the batch included | {until_regular + run.wall - last_result:.1f} s |")
+    grading_rss = max((rss for t, _, rss in run.samples[:-1] if t <= last_result), default=0)
+    print(f"| peak RSS of the grader process (wait4) | {run.grader_rss_kb / 1024:.0f} MB; "
+          f"{grading_rss / 1024:.0f} MB until the last results.json (sampled) |")
     print(f"| peak RSS of the largest sandboxed child (sampled every {RSS_EVERY} s) | "
           f"{run.child_rss_kb / 1024:.0f} MB |")
     print(f"| grader exit code | {run.exit_code} |")
@@ -436,12 +439,17 @@ def measure(generated: Sequence[Generated], subs: Path, work: Path, env: dict[st
           f"{sample_every:g} s; the timeouts run at the end):\n")
     print("\n".join(throughput_table(run.samples, run.wall)))
     print()
+    # The timeouts sort last: the run without them is the time until the last other results.json
+    # plus the end of the batch (gradebook and summary.html, whose similarity section reads at most
+    # grader.similarity.MAX_SUBMISSIONS submissions, so that part does not grow beyond them).
+    end = run.wall - last_result
     per_submission = until_regular / max(len(regular), 1)
     if len(names) >= TARGET_N:
-        figure, how = until_regular, "measured"
+        figure, how = until_regular + end, "measured"
     else:
-        figure = per_submission * TARGET_N * (1 - TIMEOUT_SHARE)
-        how = f"projected linearly from N = {len(names)} ({per_submission:.3f} s a submission)"
+        figure = per_submission * TARGET_N * (1 - TIMEOUT_SHARE) + end
+        how = (f"projected from N = {len(names)}: {per_submission:.3f} s a submission x "
+               f"{TARGET_N * (1 - TIMEOUT_SHARE):,.0f} + {end:.0f} s end of the batch")
     verdict = "MET" if figure < TARGET_SECONDS else "MISSED"
     print(f"target: {TARGET_N:,} submissions, all but the timeouts, under {TARGET_SECONDS / 60:.0f} minutes: "
           f"{verdict}: {figure:.0f} s = {figure / 60:.1f} min ({how})")
