@@ -129,7 +129,7 @@ def run_grader(command: Sequence[str], env: dict[str, str], out: Path, logs: Pat
         process = subprocess.Popen(command, stdout=out_file, stderr=err_file, env=env, cwd=ROOT,
                                    start_new_session=True)
     samples, child_rss, kill = [(0.0, results_written(out), 0)], 0, None
-    next_sample, next_rss, kill_time = sample_every, 0.0, None
+    next_sample, next_rss, next_count, kill_time = sample_every, 0.0, 0.0, None
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         now = time.perf_counter() - t0
@@ -142,14 +142,16 @@ def run_grader(command: Sequence[str], env: dict[str, str], out: Path, logs: Pat
         if now >= next_sample:
             samples.append((now, results_written(out), _peak_rss_kb(process.pid)))
             next_sample = now + sample_every
-        if kill_at is not None and kill_time is None and results_written(out) >= kill_at:
-            kill_time = now + kill_delay
+        if kill_at is not None and kill_time is None and now >= next_count:
+            next_count = now + KILL_POLL
+            if results_written(out) >= kill_at:
+                kill_time = now + kill_delay
         if kill_time is not None and now >= kill_time:
             snapshot = _kill(process)
             pid, status, usage = os.wait4(process.pid, 0)
             kill = _settle(snapshot, now)
             break
-        time.sleep(0.05)
+        time.sleep(0.02)  # wait4 every 20 ms: the wall time is that precise
     wall = time.perf_counter() - t0
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
     samples.append((wall, results_written(out), usage.ru_maxrss))
