@@ -34,7 +34,7 @@ from grader import __version__
 from grader.engine import INTERNAL_ERROR, GradeOptions, GradeReport, failed_report, grade
 from grader.errors import GraderError
 from grader.isolation_policy import decide
-from grader.results import write_json_atomic
+from grader.results import write_json_atomic, write_text_atomic
 from grader.rubric import Rubric
 from grader.safezip import is_zip
 from grader.seeds import hash_chunk, hash_tree, private_salt
@@ -216,20 +216,56 @@ def grade_one(
         document["extra_data"][GRADING_FAILED] = failure
     elif source.fingerprint:  # only a grade that went through may be reused by a re-run
         document["extra_data"][FINGERPRINT] = source.fingerprint
+    failure = write_outputs(target, document, "\n\n".join(report.log), failure)
+    row = row_from_results(source.name, source.submitters, document, rubric)
+    row.failure = failure
+    return row
+
+
+def write_outputs(target: Path, document: dict[str, Any], log: str, failure: str = "") -> str:
+    """Write a submission's grader.log, then its results.json; `failure` with what could not be written.
+
+    results.json is what a re-run trusts as a finished grade, so it is written last, and only
+    ever whole: a grader killed before it grades the submission again, and one killed after it
+    leaves a complete log beside it. An older grade's log that this grade does not replace is
+    removed, as are the temporary files of writes a kill interrupted (only one thread ever writes
+    a submission's folder).
+    """
+    _remove_interrupted_writes(target)
+    log_problem = ""
+    try:
+        if log:
+            target.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(target / "grader.log", log, errors="replace")
+        else:
+            (target / "grader.log").unlink(missing_ok=True)
+    except OSError as exc:
+        log_problem = f"its grader.log could not be written either: {_why(exc)}"
     try:
         write_json_atomic(target / "results.json", document)
     except OSError as exc:
         failure = "; ".join(filter(None, [failure, f"its results.json could not be written: {_why(exc)}"]))
-    if report.log:
-        try:
-            (target / "grader.log").write_text("\n\n".join(report.log), encoding="utf-8", errors="replace")
-        except OSError as exc:
-            # Staff notes only: the grade stands without them, but a failure must say where its log went.
-            if failure:
-                failure += f"; its grader.log could not be written either: {_why(exc)}"
-    row = row_from_results(source.name, source.submitters, document, rubric)
-    row.failure = failure
-    return row
+    # Staff notes only: the grade stands without them, but a failure must say where its log went.
+    if failure and log_problem:
+        failure += f"; {log_problem}"
+    return failure
+
+
+_OUTPUTS = ("results.json", "grader.log")
+
+
+def _remove_interrupted_writes(target: Path) -> None:
+    """Remove what atomic writes of the folder's outputs left when killed (`.results.json.*.tmp`)."""
+    try:
+        names = os.listdir(target)
+    except OSError:
+        return  # not made yet: nothing was ever written here
+    for name in names:
+        if name.endswith(".tmp") and name.startswith(tuple(f".{output}." for output in _OUTPUTS)):
+            try:
+                (target / name).unlink()
+            except OSError:
+                pass  # it stays, as it would have without this cleanup
 
 
 def _grade_report(source: SubmissionSource, rubric: Rubric, options: GradeOptions) -> tuple[GradeReport, str]:

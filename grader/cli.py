@@ -19,6 +19,7 @@ from grader import __version__
 from grader.errors import GraderError
 from grader.paths import bundled_assignments, choose_rubric, infer_assignment, samples_of
 from grader.sandbox.layers import LAYERS
+from grader.scratch import scratch_folder
 
 if TYPE_CHECKING:
     from grader.batch import BatchRows
@@ -462,7 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _notice(f"grading as {args.assignment} (the submissions' file names); "
                             "--assignment NAME says otherwise")
             args.rubric = choose_rubric(args.rubric, args.assignment)
-        code = int(args.handler(args))
+        # Every temporary folder of the command in one that the next run removes if this one is killed.
+        with scratch_folder():
+            code = int(args.handler(args))
         sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is then caught below
         return code
     except BrokenPipeError:

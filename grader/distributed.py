@@ -42,10 +42,10 @@ from grader.batch import (
     _why,
     grade_one,
     row_from_results,
+    write_outputs,
 )
 from grader.engine import GradeOptions
 from grader.errors import GraderError
-from grader.results import write_json_atomic
 from grader.rubric import Rubric
 from grader.submission import Submitter
 
@@ -241,19 +241,7 @@ def _record(graded: GradedJob, source: SubmissionSource, rubric: Rubric, out_dir
     if graded.document is None:
         return _failed_row(source, rubric, graded.failure or "the worker sent back no results")
     row = row_from_results(source.name, source.submitters, graded.document, rubric)  # raises if malformed
-    failure = graded.failure
-    target = out_dir / source.name
-    try:
-        write_json_atomic(target / "results.json", graded.document)
-    except OSError as exc:
-        failure = "; ".join(filter(None, [failure, f"its results.json could not be written: {_why(exc)}"]))
-    if graded.log:
-        try:
-            (target / "grader.log").write_text(graded.log, encoding="utf-8", errors="replace")
-        except OSError as exc:
-            if failure:
-                failure += f"; its grader.log could not be written either: {_why(exc)}"
-    row.failure = failure
+    row.failure = write_outputs(out_dir / source.name, graded.document, graded.log, graded.failure)
     return row
 
 

@@ -85,11 +85,18 @@ def results_document(
 
 def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
     """Write `document` as UTF-8 JSON to `path` at once: readers see the old file or the new one."""
-    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_text_atomic(path, json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str, errors: str = "strict") -> None:
+    """Write `text` as UTF-8 to `path` at once (through `.NAME.*.tmp` beside it): the old file or the new one.
+
+    `errors` is the encoder's (`replace` for text that may hold lone surrogates, like a log).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with os.fdopen(handle, "w", encoding="utf-8", errors=errors) as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
