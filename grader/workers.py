@@ -16,6 +16,7 @@ row, which a re-run grades again.
 from __future__ import annotations
 
 import multiprocessing
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -35,9 +36,12 @@ IN_FLIGHT_PER_WORKER = 4
 _rubric: Rubric | None = None  # the worker's own copy, set once by `_start_worker`
 
 
-def _start_worker(rubric: Rubric) -> None:
+def _start_worker(rubric: Rubric, temporary_folder: str) -> None:
     global _rubric
     _rubric = rubric
+    # The run's scratch folder (grader/scratch.py), so that a killed run's worker files are
+    # removed by the next run as its own are.
+    tempfile.tempdir = temporary_folder
 
 
 def _grade_in_worker(source: SubmissionSource, out_dir: Path, options: GradeOptions) -> BatchRow:
@@ -75,7 +79,7 @@ def _one_pool(left: Sequence[SubmissionSource], rubric: Rubric, out_dir: Path, o
     queue = iter(left)
     running: dict[Future[BatchRow], SubmissionSource] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(rubric,)) as pool:
+                             initializer=_start_worker, initargs=(rubric, tempfile.gettempdir())) as pool:
 
         def refill() -> None:
             while len(running) < jobs * IN_FLIGHT_PER_WORKER:

@@ -17,6 +17,13 @@ _TRY_NODES: tuple[type, ...] = tuple(t for t in (getattr(ast, "Try", None), geta
 
 def guarded_import_lines(source: str) -> list[int]:
     """1-based line numbers of the import statements inside a `try` that catches ImportError."""
+    if "try" not in source or "import" not in source:
+        return []  # no `try` statement or no import: nothing to parse (most cells)
+    return _from_tree(source)
+
+
+def _from_tree(source: str) -> list[int]:
+    """`guarded_import_lines` without its shortcut: the cell's syntax tree read."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

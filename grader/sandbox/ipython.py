@@ -28,8 +28,20 @@ class Transformed:
     dropped: bool = False
 
 
+# A line that could be IPython's: one starting with ! % ? or ending with ?, or `x = !cmd`.
+# Cells without any are plain Python and are returned as they are, unscanned (most cells).
+_MAYBE_IPYTHON = re.compile(r"^\s*[!%?]|\?\s*$|=\s*[!%]", re.MULTILINE)
+
+
 def to_python(source: str) -> Transformed:
     """Turn one notebook cell's IPython source into plain Python with the same line numbers."""
+    if not _MAYBE_IPYTHON.search(source):
+        return Transformed(source)
+    return _transform(source)
+
+
+def _transform(source: str) -> Transformed:
+    """`to_python` without its shortcut: every logical line looked at."""
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
