@@ -26,6 +26,7 @@ is skipped.
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import html
 import io
@@ -156,7 +157,8 @@ def _cell_tokens(source: str) -> Iterable[tokenize.TokenInfo]:
         try:
             for token in tokenize.generate_tokens(io.StringIO(text).readline):
                 last = token.start[0]
-                yield token._replace(start=(token.start[0] + start, token.start[1]))
+                # (Most cells tokenize at once: their tokens need no new line numbers.)
+                yield token._replace(start=(token.start[0] + start, token.start[1])) if start else token
             return
         except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
             start += max(last, 1)
@@ -226,9 +228,15 @@ def _normalised(cells: Sequence[CodeCell]) -> tuple[list[str], list[int], list[s
     return tokens, token_lines, all_lines, line_cells
 
 
+@functools.lru_cache(maxsize=65536)
+def _token_id(token: str) -> int:
+    """A token's number for the rolling hash (normalised tokens repeat: V, N, S, operators)."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big") % _MOD
+
+
 def _kgram_hashes(tokens: Sequence[str], k: int = K) -> list[int]:
     """A rolling hash of every k consecutive tokens (stable across runs: no `hash()`)."""
-    ids = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big") % _MOD for t in tokens]
+    ids = [_token_id(t) for t in tokens]
     if len(ids) < k:
         return []
     top = pow(_BASE, k - 1, _MOD)
