@@ -577,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs in the second run (default: %(default)s)")
     parser.add_argument("--skip-kill", action="store_true", help="only the uninterrupted run")
     parser.add_argument("--timeouts", type=int, default=None,
-                        help=f"submissions that hit the cell timeout (default: {TIMEOUT_SHARE:.1%} of N, at least 1)")
+                        help=f"submissions that hit the cell timeout (default: {TIMEOUT_SHARE * 100:.1f}%% of N, at least 1)")
     parser.add_argument("--sample-every", type=float, default=2.0,
                         help="seconds between counts of the results (default: %(default)s)")
     args = parser.parse_args(argv)
