@@ -40,3 +40,10 @@ def test_bench_scale_reports_figures_and_passes_every_check(tmp_path: Path) -> N
         assert line in out, out
     assert "FAIL" not in out and "checks passed" in out, out
     assert len(list((tmp_path / "out-kill").glob("*/results.json"))) == 8
+
+
+def test_bench_scale_help_is_printed() -> None:
+    """--help (a percent sign in a help text once made argparse fail)."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT, check=False)
+    assert result.returncode == 0 and "--timeouts" in result.stdout, result.stderr

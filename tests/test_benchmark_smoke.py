@@ -30,6 +30,8 @@ def test_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
     assert "ratio grader/floor (median wall per submission, --jobs 1): " in out, out
     assert "ratio jobs2/jobs1 throughput: " in out, out
     assert "ratio kernel/grader: skipped (--skip-kernel)" in out, out
+    assert "--jobs 2 throughput: " in out and "(target >= 30.9: " in out, out  # issue 13's targets
+    assert "CPU per submission (--jobs 1 median" in out, out
     assert "| grader --jobs 1 | 2 |" in out and "| (a) floor:" in out, out
     assert "## Time against N" in out, out
     assert len(list((tmp_path / "out-2-j1").glob("*/results.json"))) == 2

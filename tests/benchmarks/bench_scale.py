@@ -577,7 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs in the second run (default: %(default)s)")
     parser.add_argument("--skip-kill", action="store_true", help="only the uninterrupted run")
     parser.add_argument("--timeouts", type=int, default=None,
-                        help=f"submissions that hit the cell timeout (default: {TIMEOUT_SHARE * 100:.1f}%% of N, at least 1)")
+                        help=f"submissions that hit the cell timeout "
+                             f"(default: {TIMEOUT_SHARE * 100:.1f}%% of N, at least 1)")
     parser.add_argument("--sample-every", type=float, default=2.0,
                         help="seconds between counts of the results (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -626,7 +627,7 @@ def kill_part(generated: Sequence[Generated], work: Path, env: dict[str, str], a
     print("\n".join(attempts_table(attempts, len(generated))))
     cgroups = sorted({c for a in attempts if a.run.kill for c in a.run.kill.cgroups if c.is_dir()})
     print(f"\nsession cgroups of killed sandboxes still there at the end: {len(cgroups)} (empty; "
-          "grader/sandbox/cgroups.py removes only its own at close)" if cgroups else
+          "a later grader removes those older than 10 minutes: grader/sandbox/cgroups.py sweep_stale)" if cgroups else
           "\nsession cgroups of killed sandboxes still there at the end: 0")
     checks = [*resume_checks(attempts), *check_output(out, generated, load_rubric(RUBRIC), reference)]
     for check in checks:
