@@ -21,11 +21,9 @@ import json
 import os
 import re
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,8 +338,8 @@ def run_batch(
     than `min_isolation` or the default minimum (`grader.isolation_policy`); a weaker layer
     that is allowed is told to `notice`, and every submission is graded in that very layer.
     With `dask_address`, the submissions to grade are sent to that Dask cluster instead of
-    local threads (`grader.distributed`). `notice` is told how many were skipped. Submissions
-    that could not be graded and output files that could not be written are in the result
+    local worker processes (`grader.distributed`). `notice` is told how many were skipped.
+    Submissions that could not be graded and output files that could not be written are in the result
     (`BatchRows.failed`, `BatchRows.not_written`): the batch itself always finishes.
     """
     decision = decide(options.isolation, min_isolation)
@@ -451,22 +449,14 @@ def _grade_locally(
         grade_in_processes(todo, rubric, out_dir, options, jobs, rows, progress)
         return
     started = time.perf_counter()
-    done = 0
-    lock = threading.Lock()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(grade_one, source, rubric, out_dir, options): source
-                   for source in todo}
-        for future in as_completed(futures):
-            source = futures[future]
-            try:
-                rows[source.name] = future.result()
-            except Exception:  # grade_one never raises; should it, the batch still finishes
-                rows[source.name] = _failed_row(source, rubric, f"the grader failed: "
-                                                f"{_last_line(traceback.format_exc())}")
-            with lock:
-                done += 1
-                if progress:
-                    progress(done, len(todo), time.perf_counter() - started)
+    for done, source in enumerate(todo, 1):
+        try:
+            rows[source.name] = grade_one(source, rubric, out_dir, options)
+        except Exception:  # grade_one never raises; should it, the batch still finishes
+            rows[source.name] = _failed_row(source, rubric, f"the grader failed: "
+                                            f"{_last_line(traceback.format_exc())}")
+        if progress:
+            progress(done, len(todo), time.perf_counter() - started)
 
 
 def write_gradebook(path: Path, rows: Sequence[BatchRow], rubric: Rubric) -> None:

@@ -133,12 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(grade)
     grade.add_argument("--out", type=Path, default=Path("out"),
                        help="output folder (default: %(default)s)")
-    grade.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded at once")
+    grade.add_argument("--jobs", type=_positive_int, default=1,
+                       help="submissions graded at once, each worker a process of its own")
     grade.add_argument("--force", action="store_true",
                        help="regrade submissions that already have results")
     grade.add_argument("--dask", metavar="ADDRESS", default=None,
                        help="grade on the Dask scheduler at ADDRESS (e.g. tcp://host:8786) "
-                            "instead of local threads; each submission's files are sent to the "
+                            "instead of local worker processes; each submission's files are sent to the "
                             "workers, which need only the grader installed (no shared disk)")
     grade.add_argument("--compare", type=Path, default=None, metavar="OLD_OUT",
                        help="after grading, list per submission and item what changed since the run whose "

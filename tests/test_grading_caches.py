@@ -24,7 +24,7 @@ from grader import engine
 from grader.checks import expressions
 from grader.checks.arrays import _isclose
 from grader.checks.registry import WeightsContext, WeightsTask
-from grader.checks.weights import relu_mlp_labels, shared_test_set, weights_accuracy
+from grader.checks.weights import relu_hidden_layer_labels, shared_test_set, weights_accuracy
 from grader.errors import GraderError
 from grader.outcome import Outcome
 from grader.rubric import Rubric
@@ -86,7 +86,7 @@ def test_the_labels_shortcut_picks_the_classes_of_the_reference_forward_pass() -
     rng = np.random.default_rng(0)
     for trial in range(120):
         params = _mlp(rng, int(rng.integers(1, 257)), float(10.0 ** rng.uniform(-4, 4)))
-        labels = relu_mlp_labels(params, X)
+        labels = relu_hidden_layer_labels(params, X)
         assert labels is not None, trial
         assert np.array_equal(labels, _reference_labels(params, X)), trial
     X, _ = plugin.hidden_test_set(6, 20_000)
@@ -96,21 +96,21 @@ def test_the_labels_shortcut_picks_the_classes_of_the_reference_forward_pass() -
             with np.load(path) as data:
                 params = {key: data[key].astype(np.float64) for key in data.files}
             if params["W1"].shape[0] == 4 and all(np.isfinite(value).all() for value in params.values()):
-                labels = relu_mlp_labels(params, X)
+                labels = relu_hidden_layer_labels(params, X)
                 assert labels is not None and np.array_equal(labels, _reference_labels(params, X)), folder.name
 
 
 def test_the_labels_shortcut_gives_way_where_the_winner_is_not_certain() -> None:
     X, _ = plugin.hidden_test_set(7, 2000)
     params = _mlp(np.random.default_rng(1), 16, 1.0)
-    assert relu_mlp_labels(params, X) is not None
+    assert relu_hidden_layer_labels(params, X) is not None
     tied = dict(params, W2=params["W2"][:, [0, 0, 2, 3]], b2=np.array([9.0, 9.0, 0.0, 0.0]))
-    assert relu_mlp_labels(tied, X) is None  # classes 0 and 1 tie exactly in every row
+    assert relu_hidden_layer_labels(tied, X) is None  # classes 0 and 1 tie exactly in every row
     close = dict(params, W2=np.zeros_like(params["W2"]), b2=np.array([1.0, 1.0 + 2.0**-50, 0.0, 0.0]))
-    assert relu_mlp_labels(close, X) is None  # a lead of 1e-15: within the rounding bound
+    assert relu_hidden_layer_labels(close, X) is None  # a lead of 1e-15: within the rounding bound
     huge = {key: value * 1e160 for key, value in params.items()}
-    assert relu_mlp_labels(huge, X) is None  # magnitudes beyond 1e300: the reference decides
-    assert relu_mlp_labels(dict(params, W2=params["W2"][:, :1], b2=params["b2"][:1]), X) is None  # one class
+    assert relu_hidden_layer_labels(huge, X) is None  # magnitudes beyond 1e300: the reference decides
+    assert relu_hidden_layer_labels(dict(params, W2=params["W2"][:, :1], b2=params["b2"][:1]), X) is None  # one class
 
 
 def _accuracy(task: WeightsTask, path: Path) -> Outcome:
@@ -120,7 +120,7 @@ def _accuracy(task: WeightsTask, path: Path) -> Outcome:
 
 def test_weights_score_the_same_with_and_without_the_labels_shortcut(rubric: Rubric, tmp_path: Path) -> None:
     task = rubric.weights_tasks["second_largest"]
-    assert task.labels is relu_mlp_labels
+    assert task.labels is relu_hidden_layer_labels
     slow = dataclasses.replace(task, labels=None)
     files = sorted(SAMPLES.glob("*/hw1_weights.npz"))
     rng = np.random.default_rng(2)

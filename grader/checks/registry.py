@@ -88,7 +88,7 @@ class WeightsTask:
     labels: Callable[[Any, np.ndarray], np.ndarray | None] | None = None
     """Optional, faster: the class `forward`'s logits pick for each input (their argmax), or None
     where it cannot prove that; the check then runs `forward`. It must never answer otherwise
-    (`grader.checks.weights.relu_mlp_labels` proves it for relu(X W1 + b1) W2 + b2)."""
+    (`grader.checks.weights.relu_hidden_layer_labels` proves it for relu(X W1 + b1) W2 + b2)."""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def _gamma(n: int) -> float:
     return n * _UNIT_ROUNDOFF / (1.0 - n * _UNIT_ROUNDOFF)
 
 
-def relu_mlp_labels(params: Mapping[str, np.ndarray], X: np.ndarray) -> np.ndarray | None:
+def relu_hidden_layer_labels(params: Mapping[str, np.ndarray], X: np.ndarray) -> np.ndarray | None:
     """argmax of relu(X W1 + b1) W2 + b2 per row, or None where a row's winner is not certain.
 
     A weights task's `labels` shortcut (`WeightsTask.labels`), for tasks whose `forward` is this

@@ -11,6 +11,7 @@ limits stand alone.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shlex
@@ -144,13 +145,10 @@ class SessionCgroup:
 
 STALE_SECONDS = 600.0
 """An empty session cgroup older than this was left by a grader that was killed: removed."""
-_swept: list[bool] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _sweep_once() -> None:
-    if not _swept:
-        _swept.append(True)
-        sweep_stale()
+    """`sweep_stale`, once per grader process (before its first cgroup)."""
+    sweep_stale()
 
 
 def sweep_stale(min_age: float = STALE_SECONDS) -> int:

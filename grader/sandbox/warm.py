@@ -24,7 +24,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import weakref
@@ -42,11 +41,9 @@ from grader.sandbox.layers.base import IsolationError, is_root
 from grader.sandbox.layers.common import (
     copy_tree,
     environment,
-    landlock_rules,
     python_executable,
-    system_paths,
 )
-from grader.sandbox.layers.namespaces import SANDBOX_PACKAGES, SANDBOX_WORKDIR, bwrap_argv
+from grader.sandbox.layers.namespaces import SANDBOX_PACKAGES, SANDBOX_WORKDIR, bwrap_argv, sandbox_landlock_rules
 from grader.sandbox.protocol import WARM_SEEDS
 from grader.sandbox.reader import Reader
 from grader.sandbox.types import SandboxError, SessionLimits
@@ -201,9 +198,7 @@ class WarmProcess:
             theirs.close()
             self.close()
             raise
-        self.landlock = landlock_rules(
-            [SANDBOX_PACKAGES, *system_paths(), str(Path(sys.base_prefix).resolve()),
-             str(python_executable())], [SANDBOX_WORKDIR, "/tmp"])
+        self.landlock = sandbox_landlock_rules()
 
     def _answer(self) -> dict[str, Any]:
         try:

@@ -19,7 +19,7 @@ from grader.checks.feedback import call_problem
 from grader.checks.judges import Case, Rules, judge_half_values_half_unchanged, judge_values_inputs_unchanged
 from grader.checks.notebook_checks import gradient_probe
 from grader.checks.registry import KitHints, NotebookContext, Probe, WeightsTask, WrittenContext
-from grader.checks.weights import relu_mlp_labels
+from grader.checks.weights import relu_hidden_layer_labels
 from grader.outcome import Outcome
 from grader.plugins import AssignmentPlugin
 from grader.sandbox.session import Call, CallResult, TestFunction
@@ -315,7 +315,7 @@ def hidden_test_set(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
 # test set, and gives way to it wherever it cannot prove the same classes.
 plugin.weights_task(WeightsTask("second_largest", inputs=4, classes=4, test_set=hidden_test_set,
                                 forward=hw1_code.mlp_forward, student_forward="mlp_forward",
-                                labels=relu_mlp_labels))
+                                labels=relu_hidden_layer_labels))
 
 
 # ---------------------------------------------------------------- what students are handed

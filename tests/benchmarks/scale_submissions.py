@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_grading import WRONG_VARIANTS, _code_cell, _code_sources
+from bench_grading import WRONG_VARIANTS, _code_cell, _code_sources, _one_hit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_submissions" / "hw1"
@@ -108,17 +108,6 @@ def _edited_reference(edit: Callable[[str], str], extra_cells: Sequence[str] = (
     return build
 
 
-def _one_edit(old: str, new: str) -> Callable[[str], str]:
-    """A code edit that must hit exactly one place (so a changed reference cannot go unnoticed)."""
-
-    def edit(code: str) -> str:
-        if code.count(old) != 1:
-            raise SystemExit(f"scale_submissions: {old!r} found {code.count(old)} times in the reference")
-        return code.replace(old, new)
-
-    return edit
-
-
 def _written_edit(old: str, new: str) -> bytes:
     text = (SAMPLES / "reference" / WRITTEN).read_text(encoding="utf-8")
     if text.count(old) != 1:
@@ -170,7 +159,7 @@ def _kinds() -> dict[str, Kind]:
         # Broken: samples, and files missing, empty, cut short or not what they claim to be.
         *(Kind(name, "broken", weight, _sample(name), name) for name, weight in [
             ("malformed_yaml", 15), ("yaml_python_tags", 5), ("empty", 10), ("template", 15)]),
-        Kind("syntax_error", "broken", 20, _edited_reference(_one_edit(
+        Kind("syntax_error", "broken", 20, _edited_reference(_one_hit(
             "def mlp_forward(params: Params, X: np.ndarray) -> np.ndarray:",
             "def mlp_forward(params: Params, X: np.ndarray) -> np.ndarray"))),
         Kind("missing_notebook", "broken", 10, _reference_with({NOTEBOOK: None})),

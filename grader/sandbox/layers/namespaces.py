@@ -74,17 +74,21 @@ class NamespacesLayer(Layer):
             for fd in fds:
                 os.close(fd)
             raise
-        inside = [SANDBOX_PACKAGES, *system_paths(), str(Path(sys.base_prefix).resolve()),
-                  str(python_executable())]
         seed = SANDBOX_SEED if SANDBOX_SEED in argv else None
         return Launch(argv, environment("/tmp"), None, [SANDBOX_PACKAGES], SANDBOX_WORKDIR,
                       self.ids, sandbox.rlimits, tuple(fds),
-                      landlock_rules(inside, [SANDBOX_WORKDIR, "/tmp"]), seed)
+                      sandbox_landlock_rules(), seed)
 
     def watch(self, pid: int) -> list[int]:
         # The sandbox's init (bwrap's child) empties its PID namespace when it dies, but only
         # after it has been signalled; waiting for it makes "after the session" mean "all gone".
         return _pidfds(_children_of(pid))
+
+
+def sandbox_landlock_rules() -> dict[str, list[str]]:
+    """The child's Landlock allow-list inside bubblewrap: read the runtime, write its two tmpfs."""
+    runtime = [SANDBOX_PACKAGES, *system_paths(), str(Path(sys.base_prefix).resolve()), str(python_executable())]
+    return landlock_rules(runtime, [SANDBOX_WORKDIR, "/tmp"])
 
 
 def session_ids() -> tuple[int, int]:
